@@ -1,0 +1,10 @@
+"""mmcrossformer: CrossFormer / CrossFormer++ and CrossViT for OpenMMLab 2.0.
+
+Importing the package registers its modules in ``mmcrossformer.registry``
+(scope ``'mmcrossformer'``). It imports neither mmdet nor mmseg.
+"""
+from . import models  # noqa: F401  (registers the modules)
+from .registry import MODELS
+from .version import __version__
+
+__all__ = ['MODELS', '__version__']

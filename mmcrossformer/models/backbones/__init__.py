@@ -1,0 +1,3 @@
+from .crossformer import CrossFormer
+
+__all__ = ['CrossFormer']

@@ -1,0 +1,18 @@
+"""Registries of mmcrossformer.
+
+``MODELS`` is a direct child of mmengine's root ``MODELS`` registry with the
+scope ``'mmcrossformer'``. Configs of any OpenMMLab package (mmdet, mmseg,
+mmpretrain) can therefore name our modules with the scope prefix, e.g.
+``type='mmcrossformer.CrossFormer'``, after
+``custom_imports=dict(imports=['mmcrossformer'], allow_failed_imports=False)``.
+"""
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import Registry
+
+MODELS = Registry(
+    'model',
+    parent=MMENGINE_MODELS,
+    scope='mmcrossformer',
+    locations=['mmcrossformer.models'])
+
+__all__ = ['MODELS']

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Create ./.venv and install the whole pinned stack plus this package (editable).
+#
+# Usage: bash scripts/setup.sh            (idempotent: a second run takes seconds)
+# Env:   VENV=path           virtual environment to use (default: .venv)
+#        MMCF_CACHE=path     where built mmcv wheels are kept (default: ~/.cache/mmcrossformer)
+#        PYTHON=python3.11   interpreter used to create the venv
+#
+# mmcv 2.1.0 only ships as an sdist on PyPI; it is compiled here with its CPU
+# ops (nms, RoIAlign, sigmoid focal loss, ... needed by mmdet). The built wheel
+# is cached in a folder named after the exact torch version, python tag and
+# machine, so it is never reused against a different torch ABI.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+VENV=${VENV:-$ROOT/.venv}
+PYTHON=${PYTHON:-python3}
+CACHE=${MMCF_CACHE:-$HOME/.cache/mmcrossformer}
+CONSTRAINTS=$ROOT/requirements/constraints.txt
+STAMP=$VENV/.mmcrossformer-setup
+
+fingerprint() {
+    cat requirements/*.txt setup.py scripts/setup.sh | sha256sum | cut -d' ' -f1
+}
+
+if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(fingerprint)" ] \
+    && "$VENV/bin/python" -c "import mmcv.ops, mmdet, mmseg, mmpretrain, mmcrossformer" 2>/dev/null; then
+    echo "[setup] $VENV is up to date (delete $STAMP to force a reinstall)"
+    exit 0
+fi
+
+t0=$(date +%s)
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+PY=$VENV/bin/python
+PIP="$PY -m pip --disable-pip-version-check"
+
+echo "[setup] build tools + torch (pinned in $CONSTRAINTS)"
+$PIP install -q -c "$CONSTRAINTS" "setuptools<81" wheel ninja
+$PIP install -q -c "$CONSTRAINTS" torch torchvision
+
+TORCH_VERSION=$($PY -c "import torch; print(torch.__version__)")
+PYTAG=$($PY -c "import sys; print(f'cp{sys.version_info[0]}{sys.version_info[1]}')")
+MMCV_DIR=$CACHE/mmcv-2.1.0-torch-${TORCH_VERSION//+/_}-$PYTAG-$(uname -m)
+
+if $PY -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '2.1.0')" 2>/dev/null; then
+    echo "[setup] mmcv 2.1.0 with ops already installed"
+else
+    if ! ls "$MMCV_DIR"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
+        echo "[setup] building mmcv 2.1.0 with CPU ops against torch $TORCH_VERSION (several minutes)"
+        mkdir -p "$MMCV_DIR"
+        # mmcv's setup.py imports these at build time
+        $PIP install -q -c "$CONSTRAINTS" mmengine packaging
+        MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} $PIP wheel --no-cache-dir \
+            --no-build-isolation --no-deps -c "$CONSTRAINTS" -w "$MMCV_DIR.tmp" mmcv==2.1.0
+        mv "$MMCV_DIR.tmp"/mmcv-2.1.0-*.whl "$MMCV_DIR"/ && rm -rf "$MMCV_DIR.tmp"
+    fi
+    $PIP install -q --no-deps --force-reinstall "$MMCV_DIR"/mmcv-2.1.0-*.whl
+fi
+
+echo "[setup] OpenMMLab stack, test tools and mmcrossformer (editable)"
+$PIP install -q -c "$CONSTRAINTS" -r requirements/runtime.txt -r requirements/tests.txt
+$PIP install -q -c "$CONSTRAINTS" --no-build-isolation -e .
+
+$PY -c "import mmcv.ops, mmdet, mmseg, mmpretrain, mmcrossformer; print('[setup] import check ok: torch', __import__('torch').__version__, 'mmcv', mmcv.__version__)"
+fingerprint > "$STAMP"
+echo "[setup] done in $(( $(date +%s) - t0 )) s; activate with: source $VENV/bin/activate"

@@ -1,0 +1,71 @@
+"""Packaging for mmcrossformer (an OpenMMLab 2.0 plugin)."""
+import os
+import os.path as osp
+import shutil
+
+from setuptools import find_packages, setup
+
+HERE = osp.dirname(osp.abspath(__file__))
+MIM_FILES = ('configs', 'tools', 'model-index.yml')
+
+
+def get_version():
+    scope = {}
+    with open(osp.join(HERE, 'mmcrossformer', 'version.py')) as f:
+        exec(f.read(), scope)
+    return scope['__version__']
+
+
+def parse_requirements(fname):
+    with open(osp.join(HERE, 'requirements', fname)) as f:
+        lines = (ln.split('#')[0].strip() for ln in f)
+        return [ln for ln in lines if ln]
+
+
+def add_mim_extension():
+    """Place configs/, tools/ and model-index.yml in ``mmcrossformer/.mim``.
+
+    ``mim train mmcrossformer CONFIG`` looks for them there. Editable installs
+    (``develop`` or PEP 660 ``editable_wheel``) get symlinks so edits are seen
+    at once; sdist / wheel builds get copies.
+    """
+    import sys
+    editable = any(cmd in sys.argv for cmd in ('develop', 'editable_wheel'))
+    mim_dir = osp.join(HERE, 'mmcrossformer', '.mim')
+    os.makedirs(mim_dir, exist_ok=True)
+    for name in MIM_FILES:
+        src = osp.join(HERE, name)
+        dst = osp.join(mim_dir, name)
+        if not osp.exists(src):
+            continue
+        if osp.islink(dst) or osp.isfile(dst):
+            os.remove(dst)
+        elif osp.isdir(dst):
+            shutil.rmtree(dst)
+        if editable:
+            os.symlink(osp.relpath(src, mim_dir), dst)
+        elif osp.isdir(src):
+            shutil.copytree(src, dst)
+        else:
+            shutil.copyfile(src, dst)
+
+
+if __name__ == '__main__':
+    add_mim_extension()
+    setup(
+        name='mmcrossformer',
+        version=get_version(),
+        description='CrossFormer / CrossFormer++ and CrossViT backbones for '
+        'mmpretrain, mmdet and mmseg (OpenMMLab 2.0)',
+        long_description=open(osp.join(HERE, 'README.md')).read()
+        if osp.exists(osp.join(HERE, 'README.md')) else '',
+        long_description_content_type='text/markdown',
+        packages=find_packages(exclude=('configs', 'tools', 'tests')),
+        include_package_data=True,
+        package_data={'mmcrossformer': ['.mim/**/*', '.mim/*']},
+        python_requires='>=3.8',
+        install_requires=parse_requirements('runtime.txt'),
+        extras_require={'tests': parse_requirements('tests.txt')},
+        license='Apache License 2.0',
+        zip_safe=False,
+    )

@@ -1,0 +1,40 @@
+import os
+import os.path as osp
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+CONFIGS = osp.join(REPO, 'configs')
+TOOLS = osp.join(REPO, 'tools')
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        'markers', 'slow: long end-to-end runs (deselect with -m "not slow")')
+
+
+@pytest.fixture(scope='session')
+def demo_coco(tmp_path_factory):
+    """A small embedded COCO-format set, generated once per test session."""
+    from mmcrossformer.utils.demo_coco import make_demo_coco
+    root = str(tmp_path_factory.mktemp('demo_coco'))
+    make_demo_coco(root, num_train=8, num_val=4, size=(160, 128), seed=1)
+    return root + '/'
+
+
+def run_tool(script, *args, cwd=REPO, timeout=1800):
+    """Run a tools/ script in a fresh interpreter; return its output."""
+    import subprocess
+    env = dict(os.environ, PYTHONUNBUFFERED='1')
+    proc = subprocess.run([sys.executable, osp.join(TOOLS, script), *args],
+                          cwd=cwd,
+                          env=env,
+                          stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT,
+                          text=True,
+                          timeout=timeout)
+    if proc.returncode != 0:
+        raise AssertionError(f'{script} failed ({proc.returncode}):\n'
+                             f'{proc.stdout[-6000:]}')
+    return proc.stdout

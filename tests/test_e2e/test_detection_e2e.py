@@ -1,0 +1,57 @@
+"""End to end: tools/train.py then tools/test.py with mmdet's CocoMetric."""
+import glob
+import os.path as osp
+import re
+
+import pytest
+
+from conftest import CONFIGS, run_tool
+
+DEMO = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco_demo.py')
+
+
+def data_options(root):
+    return [
+        f'train_dataloader.dataset.data_root={root}',
+        f'val_dataloader.dataset.data_root={root}',
+        f'test_dataloader.dataset.data_root={root}',
+        f'val_evaluator.ann_file={root}annotations/instances_val2017.json',
+        f'test_evaluator.ann_file={root}annotations/instances_val2017.json',
+    ]
+
+
+def test_train_then_test_retinanet(demo_coco, tmp_path):
+    work_dir = str(tmp_path / 'work')
+    out = run_tool(
+        'train.py', DEMO, '--work-dir', work_dir, '--cfg-options',
+        'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
+        'train_dataloader.batch_size=2', 'val_dataloader.batch_size=2',
+        'default_hooks.logger.interval=1', *data_options(demo_coco))
+    assert 'training from scratch' in out
+    losses = [float(x) for x in re.findall(r' loss: ([0-9.]+)', out)]
+    assert len(losses) >= 3, out[-3000:]
+    assert 'coco/bbox_mAP' in out
+    ckpts = glob.glob(osp.join(work_dir, 'epoch_*.pth'))
+    assert ckpts, out[-3000:]
+
+    test_dir = str(tmp_path / 'test')
+    out = run_tool('test.py', DEMO, ckpts[0], '--work-dir', test_dir,
+                   '--cfg-options', *data_options(demo_coco))
+    assert 'Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all' in out
+    m = re.search(r'coco/bbox_mAP: (-?[0-9.]+)', out)
+    assert m and 0.0 <= float(m.group(1)) <= 1.0, out[-3000:]
+
+
+def test_resume_in_own_work_dir(demo_coco, tmp_path):
+    """--resume reloads a training checkpoint (optimizer, message hub)
+    despite torch's weights_only default, because it is the run's own."""
+    work_dir = str(tmp_path / 'work')
+    common = ['--work-dir', work_dir, '--cfg-options',
+              'train_dataloader.batch_size=4', 'train_cfg.val_interval=10',
+              *data_options(demo_coco)]
+    run_tool('train.py', DEMO, *common[:3], 'train_cfg.max_epochs=1',
+             *common[3:])
+    out = run_tool('train.py', DEMO, *common[:3], 'train_cfg.max_epochs=2',
+                   *common[3:], '--resume')
+    assert 'resumed epoch: 1' in out, out[-3000:]
+    assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))

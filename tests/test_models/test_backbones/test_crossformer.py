@@ -1,0 +1,294 @@
+import copy
+import math
+
+import pytest
+import torch
+import torch.nn as nn
+
+from mmcrossformer.models import CrossFormer
+from mmcrossformer.models.backbones.crossformer import (
+    CrossFormerBlock, LSDAttention, progressive_group_sizes,
+    relative_position_tables)
+
+ARCHS = ['t', 's', 'b', 'l', 'pp-s', 'pp-b', 'pp-l', 'pp-h']
+TINY = dict(
+    embed_dims=32,
+    depths=[1, 2, 3, 2],
+    num_heads=[1, 2, 4, 8],
+    group_size=[4, 4, 4, 4],
+    interval=[4, 2, 2, 1],
+    use_acl=True)
+
+
+def tiny(**kwargs):
+    kwargs.setdefault('arch', copy.deepcopy(TINY))
+    model = CrossFormer(**kwargs)
+    model.init_weights()
+    return model
+
+
+def naive_lsda(attn: LSDAttention, x: torch.Tensor) -> torch.Tensor:
+    """L/SDA by its definition: full attention over the unpadded map where
+    a key is visible iff it is in the query's group; DPB from the tokens'
+    coordinates inside the group."""
+    b, h, w, c = x.shape
+    gh, gw, it = attn.group_shape(h, w)
+    ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
+    ys, xs = ys.flatten(), xs.flatten()
+    group = ((ys // (gh * it)) * 10**6 + (ys % it) * 10**4 +
+             (xs // (gw * it)) * 10**2 + xs % it)
+    py, px = (ys % (gh * it)) // it, (xs % (gw * it)) // it
+    same = group[:, None] == group[None, :]
+    rel = torch.stack([py[:, None] - py[None, :], px[:, None] - px[None, :]],
+                      -1).float()
+    dpb = attn.dpb
+    bias = dpb.pos3(dpb.pos2(dpb.pos1(dpb.pos_proj(rel))))  # L, L, heads
+    heads = attn.num_heads
+    d = c // heads
+    qkv = attn.qkv(x.reshape(b, h * w, c)).reshape(b, h * w, 3, heads, d)
+    q, k, v = qkv.permute(2, 0, 3, 1, 4)
+    scores = q @ k.transpose(-1, -2) * d**-0.5 + bias.permute(2, 0, 1)
+    scores = scores.masked_fill(~same, float('-inf'))
+    out = (scores.softmax(-1) @ v).transpose(1, 2).reshape(b, h, w, c)
+    return attn.proj(out)
+
+
+@pytest.mark.parametrize('arch', ARCHS)
+def test_every_arch_shapes(arch):
+    model = CrossFormer(arch=arch).eval()
+    dims = model.out_channels
+    with torch.no_grad():
+        for size in [(224, 224), (250, 333)]:
+            outs = model(torch.rand(1, 3, *size))
+            assert len(outs) == 4
+            for i, out in enumerate(outs):
+                stride = 4 * 2**i
+                assert out.shape == (1, dims[i], math.ceil(size[0] / stride),
+                                     math.ceil(size[1] / stride))
+                assert torch.isfinite(out).all()
+
+
+def test_arch_names_and_aliases():
+    for short, long in [('t', 'tiny'), ('s', 'small'), ('b', 'base'),
+                        ('l', 'large'), ('pp-s', 'pp-small'),
+                        ('pp-b', 'pp-base'), ('pp-l', 'pp-large'),
+                        ('pp-h', 'pp-huge')]:
+        assert CrossFormer.arch_zoo[short] == CrossFormer.arch_zoo[long]
+    with pytest.raises(ValueError, match="'pp-x'.*pp-s"):
+        CrossFormer(arch='pp-x')
+
+
+def test_official_hyper_parameters():
+    pp_s = CrossFormer(arch='pp-s')
+    assert pp_s.out_channels == (64, 128, 256, 512)
+    assert pp_s.group_sizes == [[4] * 2, [4] * 2, [14] * 18, [7] * 2]
+    assert pp_s.intervals == [4, 2, 1, 1]
+    # ACL after every third block of a stage, except the stage's last block
+    acl = [[i for i, blk in enumerate(stage.blocks) if blk.acl is not None]
+           for stage in pp_s.stages]
+    assert acl == [[], [], [2, 5, 8, 11, 14], []]
+    # SDA on even blocks, LDA on odd ones
+    assert [b.attn.mode for b in pp_s.stages[2].blocks[:4]] == \
+        ['sda', 'lda', 'sda', 'lda']
+    # CEL channel split of the stem and of the merging layers
+    assert [p.out_channels for p in pp_s.patch_embed.projs] == [32, 16, 8, 8]
+    assert [p.kernel_size[0] for p in pp_s.patch_embed.projs] == \
+        [4, 8, 16, 32]
+    assert [p.out_channels for p in pp_s.stages[1].downsample.projs] == \
+        [64, 64]
+    s = CrossFormer(arch='s')
+    assert all(blk.acl is None for st in s.stages for blk in st.blocks)
+    assert s.out_channels == (96, 192, 384, 768)
+
+
+def test_param_count_matches_official_detection_backbone():
+    # 22.81M measured with the official crossformer_backbone_det.py
+    # (CrossFormer_S2, i.e. CrossFormer++-S).
+    model = CrossFormer(
+        arch='pp-s', group_size=[7, 7, 7, 7], interval=[8, 4, 2, 1])
+    count = sum(p.numel() for p in model.parameters())
+    assert abs(count / 1e6 - 22.81) < 0.005, count
+
+
+def test_custom_arch_validated():
+    model = tiny()
+    assert model.out_channels == (32, 64, 128, 256)
+    bad = dict(TINY)
+    del bad['interval']
+    with pytest.raises(ValueError, match='interval'):
+        CrossFormer(arch=bad)
+    with pytest.raises(ValueError, match='num_heads=3'):
+        CrossFormer(arch=dict(TINY, num_heads=[3, 2, 4, 8]))
+    with pytest.raises(ValueError, match='one per stage'):
+        CrossFormer(arch=dict(TINY, group_size=[4, 4]))
+    with pytest.raises(ValueError, match='unknown keys'):
+        CrossFormer(arch=dict(TINY, depth=[1, 1, 1, 1]))
+
+
+def test_out_indices():
+    x = torch.rand(1, 3, 64, 64)
+    model = tiny(out_indices=(-1, 1)).eval()
+    assert model.out_indices == (1, 3)
+    outs = model(x)
+    assert [o.shape[1] for o in outs] == [64, 256]
+    assert tiny(out_indices=2).out_indices == (2, )
+    for bad in [4, -5]:
+        with pytest.raises(ValueError, match=f'{bad}'):
+            tiny(out_indices=(0, bad))
+
+
+def test_frozen_stages():
+    with pytest.raises(ValueError, match='frozen_stages'):
+        tiny(frozen_stages=5)
+    model = tiny(frozen_stages=2)
+    model.train()
+    assert not model.patch_embed.training
+    for p in model.patch_embed.parameters():
+        assert not p.requires_grad
+    for i, stage in enumerate(model.stages):
+        frozen = i < 2
+        assert all(m.training != frozen for m in stage.modules())
+        assert all(p.requires_grad != frozen for p in stage.parameters())
+    stem_only = tiny(frozen_stages=0).train()
+    assert not any(p.requires_grad for p in stem_only.patch_embed.parameters())
+    assert all(p.requires_grad for p in stem_only.stages.parameters())
+
+
+def test_norm_eval_and_train_eval_return_self():
+    model = tiny(norm_eval=True)
+    assert model.eval() is model
+    assert model.train() is model
+    # LN has no statistics; a BatchNorm anywhere in the model is kept in eval
+    model.stages[0].extra_bn = nn.BatchNorm2d(4)
+    model.train()
+    assert not model.stages[0].extra_bn.training
+    assert model.stages[0].blocks[0].training
+    model_no = tiny(norm_eval=False)
+    model_no.stages[0].extra_bn = nn.BatchNorm2d(4)
+    model_no.train()
+    assert model_no.stages[0].extra_bn.training
+
+
+def test_with_cp_same_output_and_grads():
+    torch.manual_seed(0)
+    ref = tiny(drop_path_rate=0.)
+    ckpt = tiny(drop_path_rate=0., with_cp=True)
+    ckpt.load_state_dict(ref.state_dict())
+    ref.train(), ckpt.train()
+    x = torch.rand(2, 3, 72, 88)
+    out_ref = sum(o.square().mean() for o in ref(x))
+    out_cp = sum(o.square().mean() for o in ckpt(x))
+    out_ref.backward()
+    out_cp.backward()
+    torch.testing.assert_close(out_cp, out_ref)
+    for (name, p1), p2 in zip(ref.named_parameters(), ckpt.parameters()):
+        torch.testing.assert_close(p2.grad, p1.grad, msg=name)
+
+
+@pytest.mark.parametrize('mode', ['sda', 'lda'])
+@pytest.mark.parametrize('size', [(8, 8), (9, 13), (17, 10), (3, 20)])
+def test_lsda_matches_definition_with_padding(mode, size):
+    torch.manual_seed(0)
+    attn = LSDAttention(32, 4, group_size=4, interval=2, mode=mode).eval()
+    x = torch.randn(2, *size, 32)
+    out = attn(x)
+    assert out.shape == x.shape and torch.isfinite(out).all()
+    torch.testing.assert_close(out, naive_lsda(attn, x), atol=1e-5, rtol=1e-5)
+
+
+def test_lda_groups_by_interval():
+    """A query sees exactly the tokens of its LDA group."""
+    attn = LSDAttention(8, 1, group_size=2, interval=3, mode='lda').eval()
+    x = torch.randn(1, 6, 6, 8, requires_grad=True)
+    attn(x)[0, 0, 0].sum().backward()
+    seen = x.grad[0].abs().sum(-1) > 0
+    expected = torch.zeros(6, 6, dtype=torch.bool)
+    expected[::3, ::3] = True  # rows/cols 0 and 3: interval 3, group 2
+    assert torch.equal(seen, expected)
+
+
+def test_dpb_tables():
+    coords, index = relative_position_tables(3, 2)
+    assert coords.shape == (5 * 3, 2)
+    pos = [(y, x) for y in range(3) for x in range(2)]
+    for i, (yi, xi) in enumerate(pos):
+        for j, (yj, xj) in enumerate(pos):
+            assert coords[index[i * 6 + j]].tolist() == [yi - yj, xi - xj]
+
+
+def test_progressive_group_sizes():
+    assert progressive_group_sizes('7_14', [7, 7, 14, 7], [1, 1, 6, 1]) == \
+        [[7], [7], [7, 7, 7, 7, 14, 14], [7]]
+    linear = progressive_group_sizes('linear', [7] * 4, [2, 2, 6, 2])
+    flat = [g for stage in linear for g in stage]
+    assert flat[0] == 4 and min(flat) >= 4
+    # group grows with depth within each stage
+    for stage in linear:
+        assert stage == sorted(stage)
+    assert linear[3][-1] == 7  # the last stage ends with its whole 7x7 map
+    with pytest.raises(ValueError, match='linear_div'):
+        progressive_group_sizes('nope', [7] * 4, [2, 2, 6, 2])
+    model = CrossFormer(arch=TINY, group_schedule='alter')
+    assert [len(g) for g in model.group_sizes] == TINY['depths']
+    per_block = [[4], [4, 8], [2, 4, 6], [7, 7]]
+    model = CrossFormer(arch=TINY, group_size=per_block)
+    assert [[b.attn.group_size for b in s.blocks]
+            for s in model.stages] == per_block
+
+
+def test_forward_does_not_change_state():
+    model = tiny().eval()
+    before = copy.deepcopy(model.state_dict())
+    attrs = [copy.deepcopy({k: v for k, v in vars(m).items()
+                            if not k.startswith('_')})
+             for m in model.modules()]
+    small, big = torch.rand(1, 3, 40, 52), torch.rand(1, 3, 130, 98)
+    with torch.no_grad():
+        a1 = model(small)
+        b1 = model(big)
+        b2 = model(big)
+        a2 = model(small)
+    for o1, o2 in zip(a1 + b1, a2 + b2):
+        torch.testing.assert_close(o1, o2, rtol=0, atol=0)
+    after = [{k: v for k, v in vars(m).items() if not k.startswith('_')}
+             for m in model.modules()]
+    assert attrs == after
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, before[k]), k
+
+
+def test_bad_input_channels():
+    with pytest.raises(ValueError, match=r'\(1, 1, 64, 64\)'):
+        tiny()(torch.rand(1, 1, 64, 64))
+
+
+def test_init_weights(tmp_path):
+    from mmengine.logging import MMLogger
+    logger = MMLogger.get_instance('test_init_weights')
+    model = tiny(init_cfg=dict(type='Pretrained', checkpoint=None))
+    # default init: LN ones, Linear biases zero, weights ~ N(0, 0.02)
+    w = model.stages[2].blocks[0].attn.qkv.weight
+    assert w.std().item() == pytest.approx(0.02, rel=0.2)
+    assert torch.all(model.stages[0].blocks[0].norm1.weight == 1)
+    # Pretrained with prefix loads exactly the saved weights
+    src = tiny()
+    ckpt = tmp_path / 'cls.pth'
+    torch.save({'state_dict': {f'backbone.{k}': v
+                               for k, v in src.state_dict().items()}}, ckpt)
+    dst = CrossFormer(
+        arch=copy.deepcopy(TINY),
+        init_cfg=dict(type='Pretrained', checkpoint=str(ckpt),
+                      prefix='backbone.'))
+    dst.init_weights()
+    for k, v in src.state_dict().items():
+        assert torch.equal(dst.state_dict()[k], v), k
+    assert logger is not None
+
+
+def test_block_acl_has_no_residual():
+    blk = CrossFormerBlock(16, 2, 4, 2, 'sda', use_acl=True).eval()
+    x = torch.randn(1, 8, 8, 16)
+    out = blk(x)
+    # ACL ends with a LayerNorm: per-token zero mean, unit variance
+    torch.testing.assert_close(
+        out.mean(-1), torch.zeros(1, 8, 8), atol=1e-5, rtol=0)
