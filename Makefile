@@ -10,9 +10,10 @@ setup:
 	bash scripts/setup.sh
 
 demo: setup
+	rm -rf $(DEMO_DIR)
 	$(PY) tools/make_demo_data.py --out data/demo_coco
 	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)
-	$(PY) tools/test.py $(DEMO_CFG) $(DEMO_DIR)/epoch_12.pth --work-dir $(DEMO_DIR)/test
+	$(PY) tools/test.py $(DEMO_CFG) $$(cat $(DEMO_DIR)/last_checkpoint) --work-dir $(DEMO_DIR)/test
 
 test: setup
 	$(PY) -m pytest tests -m "not slow"

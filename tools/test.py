@@ -11,7 +11,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmcrossformer.utils import trust_work_dir
+from mmcrossformer.utils import flush_denormals_on_cpu, trust_work_dir
 
 
 def parse_args():
@@ -40,6 +40,7 @@ def parse_args():
 
 def main():
     args = parse_args()
+    flush_denormals_on_cpu()
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
     cfg = Config.fromfile(args.config)

@@ -16,7 +16,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmcrossformer.utils import trust_work_dir
+from mmcrossformer.utils import flush_denormals_on_cpu, trust_work_dir
 
 
 def parse_args():
@@ -71,6 +71,7 @@ def setup_amp(cfg):
 
 def main():
     args = parse_args()
+    flush_denormals_on_cpu()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:

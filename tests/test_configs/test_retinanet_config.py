@@ -51,7 +51,8 @@ def test_builds_under_mmdet_scope_and_computes_loss():
         dict(inputs=[torch.randint(0, 255, (3, h, w), dtype=torch.uint8)],
              data_samples=[sample]), training=True)
     losses = model(**data, mode='loss')
-    total = sum(v.sum() for k, v in losses.items() if 'loss' in k)
+    total, log_vars = model.parse_losses(losses)
+    assert {'loss_cls', 'loss_bbox'} <= set(log_vars)
     assert torch.isfinite(total) and total > 0
     total.backward()
     assert model.backbone.patch_embed.projs[0].weight.grad is not None
