@@ -23,6 +23,24 @@ def demo_coco(tmp_path_factory):
     return root + '/'
 
 
+@pytest.fixture(scope='session')
+def demo_ade20k(tmp_path_factory):
+    """A small embedded ADE20K-layout set, generated once per session."""
+    from mmcrossformer.utils.demo_ade20k import make_demo_ade20k
+    root = str(tmp_path_factory.mktemp('demo_ade20k'))
+    make_demo_ade20k(root, num_train=8, num_val=4, size=(96, 80), seed=1)
+    return root + '/'
+
+
+@pytest.fixture(scope='session')
+def demo_imagenet(tmp_path_factory):
+    """A small embedded ImageNet-layout set, generated once per session."""
+    from mmcrossformer.utils.demo_imagenet import make_demo_imagenet
+    root = str(tmp_path_factory.mktemp('demo_imagenet'))
+    make_demo_imagenet(root, 4, 2, size=(64, 64), seed=1)
+    return root + '/'
+
+
 def run_tool(script, *args, cwd=REPO, timeout=1800):
     """Run a tools/ script in a fresh interpreter; return its output."""
     import subprocess

@@ -17,12 +17,14 @@ categories listed): octagons are 'stop sign' (13), discs 'sports ball' (37)
 and diamonds 'kite' (38). Generation is deterministic for a given seed.
 """
 import json
-import math
 import os
 import os.path as osp
-from typing import Dict, List, Sequence, Tuple
+from typing import Dict, List, Tuple
 
 import numpy as np
+
+from .demo_shapes import (background, check_counts, place_circles,
+                          polygon_area, shape_colour, shape_polygon)
 
 # COCO 2017: the 80 category ids (1..90 with gaps) and their names, in order.
 _MISSING_IDS = {12, 26, 29, 30, 45, 66, 68, 69, 71, 83}
@@ -47,14 +49,8 @@ _SUPER = ((1, 'person'), (2, 'vehicle'), (10, 'outdoor'), (16, 'animal'),
           (62, 'furniture'), (72, 'electronic'), (78, 'appliance'),
           (84, 'indoor'))
 
-# shape -> (COCO category id, number of polygon vertices, base RGB colour)
-SHAPES = {
-    'stop sign': (13, 8, (200, 20, 30)),
-    'sports ball': (37, 32, (250, 150, 20)),
-    'kite': (38, 4, (30, 80, 220)),
-}
-PHOTOS = ('astronaut', 'coffee', 'chelsea', 'rocket', 'camera', 'coins',
-          'page', 'moon', 'text')
+# shape kind -> COCO category id
+SHAPES = {'octagon': 13, 'disc': 37, 'diamond': 38}  # stop sign, sports ball, kite
 
 
 def coco_categories() -> List[dict]:
@@ -66,78 +62,27 @@ def coco_categories() -> List[dict]:
     return cats
 
 
-def _photos() -> List[np.ndarray]:
-    from skimage import data
-    images = []
-    for name in PHOTOS:
-        img = np.asarray(getattr(data, name)())
-        if img.ndim == 2:
-            img = np.stack([img] * 3, axis=-1)
-        images.append(np.ascontiguousarray(img[..., :3]).astype(np.uint8))
-    return images
-
-
-def _polygon(center: Tuple[float, float], radius: float, vertices: int,
-             rotation: float) -> List[Tuple[float, float]]:
-    cx, cy = center
-    return [(cx + radius * math.cos(rotation + 2 * math.pi * k / vertices),
-             cy + radius * math.sin(rotation + 2 * math.pi * k / vertices))
-            for k in range(vertices)]
-
-
-def _polygon_area(points: Sequence[Tuple[float, float]]) -> float:
-    xs = np.array([p[0] for p in points])
-    ys = np.array([p[1] for p in points])
-    return float(0.5 * abs(np.dot(xs, np.roll(ys, 1)) -
-                           np.dot(ys, np.roll(xs, 1))))
-
-
-def _make_split(out_dir: str, split: str, num_images: int, size: Tuple[int,
-                                                                        int],
-                rng: np.random.Generator, photos: List[np.ndarray],
+def _make_split(out_dir: str, split: str, num_images: int,
+                size: Tuple[int, int], rng: np.random.Generator,
                 first_ann_id: int) -> Dict:
-    from PIL import Image, ImageDraw
+    from PIL import ImageDraw
     img_dir = osp.join(out_dir, f'{split}2017')
     os.makedirs(img_dir, exist_ok=True)
     width, height = size
     images, annotations = [], []
     ann_id = first_ann_id
-    names = list(SHAPES)
+    kinds = list(SHAPES)
     for index in range(num_images):
         image_id = index + 1
-        photo = photos[rng.integers(len(photos))]
-        ph, pw = photo.shape[:2]
-        scale = rng.uniform(0.4, 1.0)
-        ch = min(ph, int(round(height / scale)))
-        cw = min(pw, int(round(width / scale)))
-        y0 = rng.integers(0, ph - ch + 1)
-        x0 = rng.integers(0, pw - cw + 1)
-        crop = Image.fromarray(photo[y0:y0 + ch, x0:x0 + cw])
-        canvas = crop.resize((width, height), Image.BILINEAR)
+        canvas = background(rng, width, height)
         draw = ImageDraw.Draw(canvas)
-        placed: List[Tuple[float, float, float]] = []
-        for _ in range(int(rng.integers(1, 5))):
-            for _attempt in range(20):
-                radius = float(rng.uniform(0.07, 0.2) * min(width, height))
-                cx = float(rng.uniform(radius, width - radius))
-                cy = float(rng.uniform(radius, height - radius))
-                if all(math.hypot(cx - x, cy - y) > radius + r + 2
-                       for x, y, r in placed):
-                    break
-            else:
-                continue
-            placed.append((cx, cy, radius))
-            name = names[rng.integers(len(names))]
-            cat_id, vertices, colour = SHAPES[name]
-            rotation = {
-                8: math.pi / 8,
-                4: 0.0
-            }.get(vertices, 0.0) + float(rng.uniform(-0.15, 0.15))
-            points = _polygon((cx, cy), radius, vertices, rotation)
-            jitter = rng.integers(-25, 26, size=3)
-            fill = tuple(int(np.clip(c + j, 0, 255))
-                         for c, j in zip(colour, jitter))
-            draw.polygon(points, fill=fill, outline=(255, 255, 255))
+        count = int(rng.integers(1, 5))
+        for cx, cy, radius in place_circles(rng, width, height, count, 0.07,
+                                            0.2):
+            kind = kinds[rng.integers(len(kinds))]
+            points = shape_polygon(kind, (cx, cy), radius, rng)
+            draw.polygon(
+                points, fill=shape_colour(kind, rng), outline=(255, 255, 255))
             xs = [min(max(p[0], 0.0), width) for p in points]
             ys = [min(max(p[1], 0.0), height) for p in points]
             x1, y1 = min(xs), min(ys)
@@ -145,11 +90,11 @@ def _make_split(out_dir: str, split: str, num_images: int, size: Tuple[int,
                 dict(
                     id=ann_id,
                     image_id=image_id,
-                    category_id=cat_id,
+                    category_id=SHAPES[kind],
                     segmentation=[[
                         round(v, 2) for xy in zip(xs, ys) for v in xy
                     ]],
-                    area=round(_polygon_area(list(zip(xs, ys))), 2),
+                    area=round(polygon_area(list(zip(xs, ys))), 2),
                     bbox=[
                         round(x1, 2),
                         round(y1, 2),
@@ -200,11 +145,7 @@ def make_demo_coco(out_dir: str,
     Raises:
         ValueError: If a count is not positive or the size is below 64.
     """
-    if num_train < 1 or num_val < 1:
-        raise ValueError(f'num_train ({num_train}) and num_val ({num_val}) '
-                         f'must be positive')
-    if min(size) < 64:
-        raise ValueError(f'size must be at least 64x64 pixels, got {size}')
+    check_counts(size, 64, num_train=num_train, num_val=num_val)
     ann_dir = osp.join(out_dir, 'annotations')
     files = {
         split: osp.join(ann_dir, f'instances_{split}2017.json')
@@ -212,15 +153,14 @@ def make_demo_coco(out_dir: str,
     }
     stamp = osp.join(out_dir, '.complete')
     spec = json.dumps(
-        dict(n=[num_train, num_val], size=list(size), seed=seed))
+        dict(n=[num_train, num_val], size=list(size), seed=seed, version=2))
     if osp.isfile(stamp) and open(stamp).read() == spec:
         return files
     os.makedirs(ann_dir, exist_ok=True)
     rng = np.random.default_rng(seed)
-    photos = _photos()
     ann_id = 1
     for split, count in (('train', num_train), ('val', num_val)):
-        coco = _make_split(out_dir, split, count, size, rng, photos, ann_id)
+        coco = _make_split(out_dir, split, count, size, rng, ann_id)
         ann_id += len(coco['annotations'])
         with open(files[split], 'w') as f:
             json.dump(coco, f)

@@ -19,7 +19,7 @@ def test_layout_and_fields(demo_coco):
         assert coco.loadCats(13)[0]['name'] == 'stop sign'
         assert coco.loadCats(37)[0]['name'] == 'sports ball'
         used = {a['category_id'] for a in coco.dataset['annotations']}
-        assert used <= {cat_id for cat_id, _, _ in SHAPES.values()}
+        assert used <= {cat_id for cat_id in SHAPES.values()}
         for img in coco.dataset['images']:
             path = osp.join(demo_coco, f'{split}2017', img['file_name'])
             with Image.open(path) as im:
