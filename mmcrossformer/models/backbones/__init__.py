@@ -1,3 +1,4 @@
 from .crossformer import CrossFormer
+from .crossvit import CrossViT
 
-__all__ = ['CrossFormer']
+__all__ = ['CrossFormer', 'CrossViT']

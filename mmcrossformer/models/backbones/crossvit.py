@@ -1,0 +1,880 @@
+"""CrossViT backbone.
+
+Paper:
+    CrossViT: Cross-Attention Multi-Scale Vision Transformer for Image
+    Classification (Chen, Fan and Panda, ICCV 2021,
+    https://arxiv.org/abs/2103.14899).
+
+Official code: https://github.com/IBM/CrossViT (``models/crossvit.py``);
+timm re-implements it as ``timm/models/crossvit.py`` (``crossvit_*_240``).
+
+CrossViT runs two ViT branches side by side (Sec. 3.2, Fig. 2): a *small*
+(complementary) branch with fine patches (12 px) and narrow tokens, and a
+*large* (primary) branch with coarse patches (16 px) and wide tokens. The
+network is ``K`` multi-scale encoders; each runs ``N`` transformer layers on
+the small branch and ``M`` on the large one, then fuses the branches with
+``L = 1`` cross-attention module per branch (Sec. 3.3, Eq. 5-7). The CLS
+tokens of both branches, after a final norm, feed one classifier each; the
+prediction is the mean of the two (Sec. 3.2).
+
+The building blocks carry the paper's names:
+
+* :class:`CrossViTPatchEmbed` -- linear patch embedding, or the three
+  convolutions of the dagger (``†``) models (Sec. 4.1, Table 1).
+* :class:`TransformerLayer` -- a pre-norm ViT layer (MSA + FFN).
+* :class:`CrossAttention` -- multi-head cross-attention (MCA, Eq. 6) with the
+  CLS token as the only query.
+* :class:`CrossAttentionFusion` -- Eq. 5-7 for one branch: projection ``f``,
+  MCA with residual and no FFN, back-projection ``g``.
+* :class:`MultiScaleEncoder` -- one of the ``K`` multi-scale encoders.
+
+Tokens are ``(B, 1 + h * w, C)`` sequences, the CLS token first.
+"""
+import copy
+import math
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+import torch.utils.checkpoint as cp
+from mmcv.cnn import build_activation_layer, build_norm_layer
+from mmcv.cnn.bricks.drop import DropPath
+from mmcv.cnn.bricks.transformer import FFN
+from mmengine.logging import MMLogger
+from mmengine.model import BaseModule, ModuleList
+from mmengine.model.weight_init import constant_init, trunc_normal_init
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from mmcrossformer.registry import MODELS
+
+
+def resize_pos_embed(pos_embed: torch.Tensor,
+                     src_grid: Tuple[int, int],
+                     dst_grid: Tuple[int, int],
+                     mode: str = 'bicubic',
+                     num_extra_tokens: int = 1) -> torch.Tensor:
+    """Resample a position embedding to another token grid.
+
+    The first ``num_extra_tokens`` entries (the CLS token's) are kept as they
+    are; the patch entries, laid out row-major on ``src_grid``, are
+    interpolated (``align_corners=False``) to ``dst_grid``. This is how the
+    paper adapts the embedding to 384-pixel fine-tuning (Sec. 4.1).
+
+    Args:
+        pos_embed (Tensor): Shape (1, extra + src_h * src_w, C).
+        src_grid (tuple[int, int]): (src_h, src_w).
+        dst_grid (tuple[int, int]): (dst_h, dst_w).
+        mode (str): Interpolation mode. Defaults to ``'bicubic'``.
+        num_extra_tokens (int): Leading tokens that are not patches.
+            Defaults to 1.
+
+    Returns:
+        Tensor: Shape (1, extra + dst_h * dst_w, C); the input itself when
+        the grids are equal.
+
+    Raises:
+        ValueError: If the length of ``pos_embed`` does not match
+            ``src_grid``.
+    """
+    src_grid, dst_grid = tuple(src_grid), tuple(dst_grid)
+    extra = num_extra_tokens
+    if pos_embed.shape[1] != extra + src_grid[0] * src_grid[1]:
+        raise ValueError(f'A position embedding of {pos_embed.shape[1]} '
+                         f'tokens does not fit {extra} extra tokens plus a '
+                         f'{src_grid} grid')
+    if src_grid == dst_grid:
+        return pos_embed
+    head, patches = pos_embed[:, :extra], pos_embed[:, extra:]
+    channels = patches.shape[-1]
+    patches = patches.reshape(1, src_grid[0], src_grid[1], channels)
+    patches = F.interpolate(
+        patches.permute(0, 3, 1, 2).float(),
+        size=dst_grid,
+        mode=mode,
+        align_corners=False).to(pos_embed.dtype)
+    patches = patches.flatten(2).transpose(1, 2)
+    return torch.cat([head, patches], dim=1)
+
+
+class CrossViTPatchEmbed(BaseModule):
+    """Patch embedding of one branch.
+
+    * Linear (``multi_conv=False``): one ``p x p`` convolution of stride
+      ``p``, i.e. a linear map of each flattened patch (ViT).
+    * Three convolutions (``multi_conv=True``, the dagger models of Table 1):
+      a 7x7 stride-4 convolution, then two 3x3 convolutions with ReLUs in
+      between, of strides (3, 1) for ``p = 12`` and (2, 2) for ``p = 16``;
+      widths ``C / 4``, ``C / 2``, ``C`` (as the official code).
+
+    The image is zero-padded at the bottom / right to a multiple of ``p``,
+    so an (H, W) input gives a ``(ceil(H / p), ceil(W / p))`` token grid
+    with either embedding.
+
+    Args:
+        in_channels (int): Image channels.
+        embed_dims (int): Token width C.
+        patch_size (int): Patch side p.
+        multi_conv (bool): Use the three-convolution embedding; only
+            defined for ``p`` 12 and 16. Defaults to False.
+
+    Raises:
+        ValueError: For ``multi_conv`` with another patch size.
+    """
+
+    # strides / paddings of the 2nd and 3rd convolution, per patch size
+    _MULTI_CONV = {12: ((3, 0), (1, 1)), 16: ((2, 1), (2, 1))}
+
+    def __init__(self,
+                 in_channels: int,
+                 embed_dims: int,
+                 patch_size: int,
+                 multi_conv: bool = False,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.patch_size = patch_size
+        self.multi_conv = multi_conv
+        if not multi_conv:
+            self.projection = nn.Conv2d(
+                in_channels, embed_dims, patch_size, stride=patch_size)
+            return
+        if patch_size not in self._MULTI_CONV:
+            raise ValueError(
+                f'The three-convolution patch embedding is defined for '
+                f'patch sizes {sorted(self._MULTI_CONV)}, got {patch_size}')
+        (s2, p2), (s3, p3) = self._MULTI_CONV[patch_size]
+        self.projection = nn.Sequential(
+            nn.Conv2d(in_channels, embed_dims // 4, 7, stride=4, padding=3),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(embed_dims // 4, embed_dims // 2, 3, s2, p2),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(embed_dims // 2, embed_dims, 3, s3, p3))
+
+    def forward(self,
+                x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
+        """Embed (B, C_in, H, W) into tokens (B, h * w, C) on an (h, w) grid,
+        ``h = ceil(H / p)``, ``w = ceil(W / p)``."""
+        p = self.patch_size
+        pad_h, pad_w = (-x.shape[2]) % p, (-x.shape[3]) % p
+        if pad_h or pad_w:
+            x = F.pad(x, (0, pad_w, 0, pad_h))
+        x = self.projection(x)
+        grid = (x.shape[2], x.shape[3])
+        return x.flatten(2).transpose(1, 2), grid
+
+
+class MultiheadSelfAttention(BaseModule):
+    """Multi-head self-attention over all tokens, (B, N, C) -> (B, N, C).
+
+    Args:
+        embed_dims (int): Token width C.
+        num_heads (int): Heads h; ``C / h`` channels each.
+        qkv_bias (bool): Bias in the fused q/k/v projection.
+            Defaults to True.
+        attn_drop (float): Dropout on attention weights. Defaults to 0.
+        proj_drop (float): Dropout after the output projection.
+            Defaults to 0.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 qkv_bias: bool = True,
+                 attn_drop: float = 0.,
+                 proj_drop: float = 0.,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.num_heads = num_heads
+        self.attn_drop = attn_drop
+        self.qkv = nn.Linear(embed_dims, 3 * embed_dims, bias=qkv_bias)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        qkv = self.qkv(x).view(b, n, 3, self.num_heads, c // self.num_heads)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
+        out = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.attn_drop if self.training else 0.)
+        out = out.transpose(1, 2).reshape(b, n, c)
+        return self.proj_drop(self.proj(out))
+
+
+class TransformerLayer(BaseModule):
+    """Pre-norm ViT layer: ``x + MSA(LN(x))``, then ``x + FFN(LN(x))``.
+
+    Args:
+        embed_dims (int): Token width C.
+        num_heads (int): Attention heads.
+        mlp_ratio (float): FFN hidden width / C (r in Table 1).
+        qkv_bias (bool): Defaults to True.
+        drop_rate (float): Dropout after projections. Defaults to 0.
+        attn_drop_rate (float): Attention dropout. Defaults to 0.
+        drop_path_rate (float): Stochastic depth of both residual branches.
+        act_cfg (dict): FFN activation. Defaults to GELU.
+        norm_cfg (dict): Norm config. Defaults to LN with eps 1e-6.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 mlp_ratio: float = 4.,
+                 qkv_bias: bool = True,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 act_cfg: dict = dict(type='GELU'),
+                 norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.ln1 = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.attn = MultiheadSelfAttention(
+            embed_dims,
+            num_heads,
+            qkv_bias=qkv_bias,
+            attn_drop=attn_drop_rate,
+            proj_drop=drop_rate)
+        self.drop_path = DropPath(
+            drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+        self.ln2 = build_norm_layer(norm_cfg, embed_dims)[1]
+        self.ffn = FFN(
+            embed_dims=embed_dims,
+            feedforward_channels=int(embed_dims * mlp_ratio),
+            num_fcs=2,
+            ffn_drop=drop_rate,
+            dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate)
+            if drop_path_rate > 0 else None,
+            act_cfg=act_cfg,
+            add_identity=True)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, N, C) -> (B, N, C)."""
+        x = x + self.drop_path(self.attn(self.ln1(x)))
+        return self.ffn(self.ln2(x), identity=x)
+
+
+class CrossAttention(BaseModule):
+    """Multi-head cross-attention with the first token as the only query.
+
+    Eq. 6: ``q = x_cls W_q``, ``k = x W_k``, ``v = x W_v``,
+    ``A = softmax(q k^T / sqrt(C / h))``, ``CA(x) = A v``, per head, followed
+    by an output projection. One query makes the cost linear in the number
+    of tokens N.
+
+    Args:
+        embed_dims (int): Token width C.
+        num_heads (int): Heads h.
+        qkv_bias (bool): Bias in ``W_q``, ``W_k``, ``W_v``. Defaults to True.
+        attn_drop (float): Dropout on attention weights. Defaults to 0.
+        proj_drop (float): Dropout after the output projection.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 num_heads: int,
+                 qkv_bias: bool = True,
+                 attn_drop: float = 0.,
+                 proj_drop: float = 0.,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        self.num_heads = num_heads
+        self.attn_drop = attn_drop
+        self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
+        self.k = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
+        self.v = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
+        self.proj = nn.Linear(embed_dims, embed_dims)
+        self.proj_drop = nn.Dropout(proj_drop)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, N, C) -> the attended first token, (B, 1, C)."""
+        b, n, c = x.shape
+        heads, d = self.num_heads, c // self.num_heads
+        q = self.q(x[:, :1]).view(b, 1, heads, d).transpose(1, 2)
+        k = self.k(x).view(b, n, heads, d).transpose(1, 2)
+        v = self.v(x).view(b, n, heads, d).transpose(1, 2)
+        out = F.scaled_dot_product_attention(
+            q, k, v, dropout_p=self.attn_drop if self.training else 0.)
+        out = out.transpose(1, 2).reshape(b, 1, c)
+        return self.proj_drop(self.proj(out))
+
+
+class CrossAttentionFusion(BaseModule):
+    """Cross-attention fusion of one branch i with another branch j.
+
+    Sec. 3.3, Eq. 5-7, with ``f`` and ``g`` each LN -> GELU -> Linear::
+
+        c   = f(x_i[cls])                              # C_i -> C_j
+        x'  = c || x_j[patches]                        # Eq. 5
+        y   = c + DropPath(MCA(LN(x')))                # Eq. 6-7, no FFN
+        z_i = g(y) || x_i[patches]                     # C_j -> C_i
+
+    The CLS token is the only query; it attends to the other branch's patch
+    tokens and to itself (the official code keeps it among the keys).
+
+    Args:
+        embed_dims (int): Width C_i of branch i.
+        other_dims (int): Width C_j of branch j.
+        num_heads (int): Heads of the attention (the official code uses
+            branch j's).
+        qkv_bias (bool): Defaults to True.
+        drop_rate, attn_drop_rate, drop_path_rate (float): Dropout rates.
+        act_cfg (dict): Activation of ``f`` and ``g``. Defaults to GELU.
+        norm_cfg (dict): Norm config. Defaults to LN with eps 1e-6.
+    """
+
+    def __init__(self,
+                 embed_dims: int,
+                 other_dims: int,
+                 num_heads: int,
+                 qkv_bias: bool = True,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.,
+                 act_cfg: dict = dict(type='GELU'),
+                 norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+
+        def projection(in_dims, out_dims):
+            return nn.Sequential(
+                build_norm_layer(norm_cfg, in_dims)[1],
+                build_activation_layer(act_cfg),
+                nn.Linear(in_dims, out_dims))
+
+        self.project = projection(embed_dims, other_dims)  # f
+        self.ln = build_norm_layer(norm_cfg, other_dims)[1]
+        self.attn = CrossAttention(
+            other_dims,
+            num_heads,
+            qkv_bias=qkv_bias,
+            attn_drop=attn_drop_rate,
+            proj_drop=drop_rate)
+        self.drop_path = DropPath(
+            drop_path_rate) if drop_path_rate > 0 else nn.Identity()
+        self.back_project = projection(other_dims, embed_dims)  # g
+
+    def forward(self, x: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+        """Fuse ``other`` (B, 1 + N_j, C_j) into ``x`` (B, 1 + N_i, C_i).
+
+        Returns:
+            Tensor: (B, 1 + N_i, C_i); only the CLS token changes.
+        """
+        cls = self.project(x[:, :1])
+        seq = torch.cat([cls, other[:, 1:]], dim=1)
+        cls = cls + self.drop_path(self.attn(self.ln(seq)))
+        return torch.cat([self.back_project(cls), x[:, 1:]], dim=1)
+
+
+class MultiScaleEncoder(BaseModule):
+    """One multi-scale transformer encoder (Fig. 2).
+
+    Branch b runs ``depths[b]`` :class:`TransformerLayer` s on its own
+    tokens; then every branch i fuses branch ``j = (i + 1) % n`` into its CLS
+    token with a :class:`CrossAttentionFusion`. All fusions read the layer
+    outputs, not each other's results.
+
+    Args:
+        embed_dims (Sequence[int]): Width per branch.
+        depths (Sequence[int]): Layers per branch (N, M in Table 1).
+        num_heads (Sequence[int]): Heads per branch.
+        mlp_ratios (Sequence[float]): FFN ratio per branch.
+        drop_path_rates (Sequence[float]): ``max(depths)`` rates: layer ``l``
+            of every branch uses entry ``l``, the fusions the last entry (as
+            the official schedule).
+        with_cp (bool): Gradient checkpointing per layer and fusion while
+            training. Defaults to False.
+        layer_cfg (dict): Further arguments of the layers and fusions
+            (``qkv_bias``, ``drop_rate``, ``attn_drop_rate``, ``act_cfg``,
+            ``norm_cfg``).
+    """
+
+    def __init__(self,
+                 embed_dims: Sequence[int],
+                 depths: Sequence[int],
+                 num_heads: Sequence[int],
+                 mlp_ratios: Sequence[float],
+                 drop_path_rates: Sequence[float],
+                 with_cp: bool = False,
+                 layer_cfg: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        layer_cfg = layer_cfg or {}
+        n = len(embed_dims)
+        self.with_cp = with_cp
+        self.branches = ModuleList()
+        for b in range(n):
+            self.branches.append(
+                ModuleList(
+                    TransformerLayer(
+                        embed_dims[b],
+                        num_heads[b],
+                        mlp_ratio=mlp_ratios[b],
+                        drop_path_rate=drop_path_rates[i],
+                        **layer_cfg) for i in range(depths[b])))
+        self.fusions = ModuleList(
+            CrossAttentionFusion(
+                embed_dims[i],
+                embed_dims[(i + 1) % n],
+                num_heads[(i + 1) % n],
+                drop_path_rate=drop_path_rates[-1],
+                **layer_cfg) for i in range(n))
+
+    def _run(self, module, *args):
+        if self.with_cp and self.training and args[0].requires_grad:
+            return cp.checkpoint(module, *args, use_reentrant=False)
+        return module(*args)
+
+    def forward(self, xs: List[torch.Tensor]) -> List[torch.Tensor]:
+        """Tokens (B, 1 + N_b, C_b) per branch -> same shapes."""
+        outs = []
+        for x, layers in zip(xs, self.branches):
+            for layer in layers:
+                x = self._run(layer, x)
+            outs.append(x)
+        n = len(outs)
+        return [
+            self._run(fusion, outs[i], outs[(i + 1) % n])
+            for i, fusion in enumerate(self.fusions)
+        ]
+
+
+@MODELS.register_module()
+class CrossViT(BaseModule):
+    """CrossViT backbone: two ViT branches fused by cross-attention.
+
+    The architectures of Table 1 (``K = 3``, ``N = 1``, ``L = 1``); names and
+    numbers as the official models ``crossvit_<arch>_224`` (timm:
+    ``crossvit_<arch>_240``):
+
+    ============  =====  ========  ======  ======  =====  =========
+    arch          patch  dims      heads   depths  ratio  embedding
+    ============  =====  ========  ======  ======  =====  =========
+    tiny          12/16  96/192    3       1/4     4      linear
+    small         12/16  192/384   6       1/4     4      linear
+    base          12/16  384/768   12      1/4     4      linear
+    9             12/16  128/256   4       1/3     3      linear
+    15            12/16  192/384   6       1/5     3      linear
+    18            12/16  224/448   7       1/6     3      linear
+    9-dagger      12/16  128/256   4       1/3     3      3 conv.
+    15-dagger     12/16  192/384   6       1/5     3      3 conv.
+    18-dagger     12/16  224/448   7       1/6     3      3 conv.
+    ============  =====  ========  ======  ======  =====  =========
+
+    **Input sizes.** Any (H, W) works. At the default resolution
+    (``img_size`` = 224) the small branch sees the image resized to 240 and
+    the large one sees it as it is (``branch_img_sizes`` = (240, 224)), as in
+    the paper and the official code. In general branch b sees the image
+    resized by ``s_b = branch_img_sizes[b] / img_size`` (bicubic,
+    ``align_corners=False``; skipped when the size does not change)::
+
+        H_b = floor(H * s_b + 0.5),  W_b = floor(W * s_b + 0.5)
+
+    then zero-padded at the bottom / right to a multiple of its patch size
+    p_b, giving a token grid ``(h_b, w_b) = (ceil(H_b / p_b), ceil(W_b /
+    p_b))``. The large branch thus has stride 16 exactly, the small one
+    about ``12 * 224 / 240 = 11.2`` pixels. Position embeddings are learned
+    on the default grids (20 x 20 and 14 x 14) and resized bicubically to
+    the actual grid (the CLS entry kept), see :func:`resize_pos_embed`.
+    Checkpoints with other grids (e.g. the 384-pixel models) are resized
+    when loaded.
+
+    **Outputs**, one entry per index of ``out_indices`` (encoder indices),
+    each a tuple with one tensor per branch (small first):
+
+    * ``out_type='cls_token'``: the CLS tokens, (B, C_b). With
+      ``final_norm``, the last encoder's go through the final norms, which
+      is what the classifier uses.
+    * ``out_type='featmap'``: the patch tokens as maps (B, C_b, h_b, w_b);
+      the last encoder's are normalised by the final norms when
+      ``final_norm`` (as mmpretrain's ViT), earlier ones are raw. See
+      :class:`~mmcrossformer.models.necks.CrossViTPyramid` for dense heads.
+
+    Args:
+        arch (str | dict): A name of :attr:`arch_zoo` (case-insensitive) or a
+            dict with the keys ``embed_dims``, ``depths``, ``num_heads`` and
+            ``mlp_ratios`` (one entry per branch, at least two branches) and
+            optionally ``patch_sizes`` (default (12, 16)), ``num_encoders``
+            (K, default 3) and ``multi_conv`` (default False).
+            Defaults to ``'15-dagger'``.
+        img_size (int): The default input side. Defaults to 224.
+        branch_img_sizes (Sequence[int]): Side at which each branch sees a
+            default-sized image; also fixes the position-embedding grids
+            ``branch_img_sizes[b] // patch_sizes[b]``. Defaults to (240, 224).
+        in_channels (int): Image channels. Defaults to 3.
+        qkv_bias (bool): Defaults to True.
+        drop_rate (float): Dropout after the position embedding and the
+            projections. Defaults to 0.
+        attn_drop_rate (float): Attention dropout. Defaults to 0.
+        drop_path_rate (float): Stochastic depth, increasing linearly over
+            the ``K * max(depths)`` layer positions (the paper's recipe uses
+            0.1). Defaults to 0.1.
+        out_type (str): ``'cls_token'`` or ``'featmap'``.
+            Defaults to ``'cls_token'``.
+        out_indices (int | Sequence[int]): Encoders whose outputs are
+            returned; negative indices count from the end. Defaults to -1.
+        final_norm (bool): Apply the per-branch final norms to the last
+            encoder's tokens. Defaults to True.
+        interpolate_mode (str): Resampling of images and position embeddings.
+            Defaults to ``'bicubic'``.
+        frozen_stages (int): ResNet convention: -1 freezes nothing, 0 the
+            stem (patch embeddings, CLS tokens, position embeddings), ``k``
+            the stem and the first ``k`` encoders; ``K`` also the final
+            norms. Frozen parts stay in eval mode. Defaults to -1.
+        norm_eval (bool): Keep BatchNorm layers in eval mode while training;
+            the default LNs have no running statistics, so this only matters
+            with a BN ``norm_cfg``. Defaults to False.
+        with_cp (bool): Gradient checkpointing of every layer and fusion
+            while training. Defaults to False.
+        norm_cfg (dict): Defaults to ``dict(type='LN', eps=1e-6)``.
+        act_cfg (dict): Activation of FFNs and of ``f`` / ``g``.
+            Defaults to ``dict(type='GELU')``.
+        init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
+            checkpoint=PATH, prefix='backbone.')``. A Pretrained config with
+            ``checkpoint=None`` trains from scratch (logged). Without it,
+            Linear layers get trunc-normal(0.02) weights and zero biases,
+            norms ones and zeros, CLS tokens and position embeddings
+            trunc-normal(0.02).
+
+    Raises:
+        ValueError: On an unknown arch name (the message lists the valid
+            ones), an inconsistent arch dict, out-of-range ``out_indices`` /
+            ``frozen_stages`` or an unknown ``out_type``.
+
+    Example:
+        >>> import torch
+        >>> from mmcrossformer.models import CrossViT
+        >>> model = CrossViT(arch='9', out_type='featmap').eval()
+        >>> (small, large), = model(torch.rand(1, 3, 224, 224))
+        >>> tuple(small.shape), tuple(large.shape)
+        ((1, 128, 20, 20), (1, 256, 14, 14))
+    """
+    _vit = dict(mlp_ratios=(4, 4), patch_sizes=(12, 16), num_encoders=3)
+    _cv = dict(mlp_ratios=(3, 3), patch_sizes=(12, 16), num_encoders=3)
+    arch_zoo: Dict[str, dict] = {
+        **dict.fromkeys(['ti', 'tiny'], dict(
+            embed_dims=(96, 192), depths=(1, 4), num_heads=(3, 3), **_vit)),
+        **dict.fromkeys(['s', 'small'], dict(
+            embed_dims=(192, 384), depths=(1, 4), num_heads=(6, 6), **_vit)),
+        **dict.fromkeys(['b', 'base'], dict(
+            embed_dims=(384, 768), depths=(1, 4), num_heads=(12, 12),
+            **_vit)),
+    }
+    for _name, _dims, _depth, _heads in [('9', (128, 256), 3, 4),
+                                         ('15', (192, 384), 5, 6),
+                                         ('18', (224, 448), 6, 7)]:
+        for _dagger in (False, True):
+            arch_zoo[_name + ('-dagger' if _dagger else '')] = dict(
+                embed_dims=_dims, depths=(1, _depth),
+                num_heads=(_heads, _heads), multi_conv=_dagger, **_cv)
+    del _vit, _cv, _name, _dims, _depth, _heads, _dagger
+    arch_required_keys = ('embed_dims', 'depths', 'num_heads', 'mlp_ratios')
+    arch_defaults = dict(
+        patch_sizes=(12, 16), num_encoders=3, multi_conv=False)
+    OUT_TYPES = ('cls_token', 'featmap')
+
+    def __init__(self,
+                 arch: Union[str, dict] = '15-dagger',
+                 img_size: int = 224,
+                 branch_img_sizes: Sequence[int] = (240, 224),
+                 in_channels: int = 3,
+                 qkv_bias: bool = True,
+                 drop_rate: float = 0.,
+                 attn_drop_rate: float = 0.,
+                 drop_path_rate: float = 0.1,
+                 out_type: str = 'cls_token',
+                 out_indices: Union[int, Sequence[int]] = -1,
+                 final_norm: bool = True,
+                 interpolate_mode: str = 'bicubic',
+                 frozen_stages: int = -1,
+                 norm_eval: bool = False,
+                 with_cp: bool = False,
+                 norm_cfg: dict = dict(type='LN', eps=1e-6),
+                 act_cfg: dict = dict(type='GELU'),
+                 init_cfg: Optional[dict] = None):
+        super().__init__(init_cfg=init_cfg)
+        arch = self._resolve_arch(arch)
+        self.arch_settings = arch
+        self.num_branches = n = len(arch['embed_dims'])
+        self.num_encoders = arch['num_encoders']
+        self.embed_dims = tuple(arch['embed_dims'])
+        self.patch_sizes = tuple(arch['patch_sizes'])
+        branch_img_sizes = tuple(int(s) for s in branch_img_sizes)
+        if len(branch_img_sizes) != n or min(branch_img_sizes) < 1:
+            raise ValueError(f'branch_img_sizes needs {n} positive sizes (one'
+                             f' per branch), got {branch_img_sizes}')
+        self.img_size = int(img_size)
+        self.branch_img_sizes = branch_img_sizes
+        self.pos_grids = tuple((s // p, s // p)
+                               for s, p in zip(branch_img_sizes,
+                                               self.patch_sizes))
+        if min(min(g) for g in self.pos_grids) < 1:
+            raise ValueError(f'branch_img_sizes {branch_img_sizes} are '
+                             f'smaller than the patches {self.patch_sizes}')
+        if out_type not in self.OUT_TYPES:
+            raise ValueError(f'out_type must be one of {self.OUT_TYPES}, '
+                             f'got {out_type!r}')
+        self.out_type = out_type
+        self.out_indices = self._check_out_indices(out_indices)
+        if not -1 <= frozen_stages <= self.num_encoders:
+            raise ValueError(f'frozen_stages must be in [-1, '
+                             f'{self.num_encoders}], got {frozen_stages}')
+        self.frozen_stages = frozen_stages
+        self.norm_eval = norm_eval
+        self.final_norm = final_norm
+        self.in_channels = in_channels
+        self.interpolate_mode = interpolate_mode
+
+        self.patch_embeds = ModuleList(
+            CrossViTPatchEmbed(in_channels, dims, p, arch['multi_conv'])
+            for dims, p in zip(self.embed_dims, self.patch_sizes))
+        self.cls_tokens = nn.ParameterList(
+            nn.Parameter(torch.zeros(1, 1, dims)) for dims in self.embed_dims)
+        self.pos_embeds = nn.ParameterList(
+            nn.Parameter(torch.zeros(1, 1 + g[0] * g[1], dims))
+            for g, dims in zip(self.pos_grids, self.embed_dims))
+        self.drop_after_pos = nn.Dropout(drop_rate)
+
+        span = max(arch['depths'])
+        dpr = np.linspace(0, drop_path_rate,
+                          self.num_encoders * span).tolist()
+        layer_cfg = dict(
+            qkv_bias=qkv_bias,
+            drop_rate=drop_rate,
+            attn_drop_rate=attn_drop_rate,
+            act_cfg=act_cfg,
+            norm_cfg=norm_cfg)
+        self.encoders = ModuleList(
+            MultiScaleEncoder(
+                self.embed_dims,
+                arch['depths'],
+                arch['num_heads'],
+                arch['mlp_ratios'],
+                drop_path_rates=dpr[k * span:(k + 1) * span],
+                with_cp=with_cp,
+                layer_cfg=layer_cfg) for k in range(self.num_encoders))
+        self.norms = ModuleList(
+            build_norm_layer(norm_cfg, dims)[1] for dims in self.embed_dims)
+        self._freeze_stages()
+
+    # ------------------------------------------------------------------
+    # construction helpers
+    @classmethod
+    def _resolve_arch(cls, arch: Union[str, dict]) -> dict:
+        if isinstance(arch, str):
+            key = arch.lower()
+            if key not in cls.arch_zoo:
+                raise ValueError(
+                    f'Unknown CrossViT arch {arch!r}; valid names are '
+                    f'{sorted(cls.arch_zoo)} or a dict with keys '
+                    f'{list(cls.arch_required_keys)}')
+            arch = cls.arch_zoo[key]
+        elif not isinstance(arch, dict):
+            raise TypeError(f'arch must be a str or dict, got {type(arch)}')
+        missing = [k for k in cls.arch_required_keys if k not in arch]
+        if missing:
+            raise ValueError(f'Custom CrossViT arch misses the keys '
+                             f'{missing}; it has {sorted(arch)}')
+        unknown = set(arch) - set(cls.arch_required_keys) - set(
+            cls.arch_defaults)
+        if unknown:
+            raise ValueError(f'Custom CrossViT arch has unknown keys '
+                             f'{sorted(unknown)}')
+        arch = {**copy.deepcopy(cls.arch_defaults), **copy.deepcopy(arch)}
+        n = len(arch['embed_dims'])
+        if n < 2:
+            raise ValueError(f'CrossViT needs at least two branches, got '
+                             f'embed_dims={arch["embed_dims"]}')
+        for key in ('depths', 'num_heads', 'mlp_ratios', 'patch_sizes'):
+            arch[key] = tuple(arch[key])
+            if len(arch[key]) != n:
+                raise ValueError(f'{key} needs {n} entries (one per branch),'
+                                 f' got {list(arch[key])}')
+        arch['embed_dims'] = tuple(arch['embed_dims'])
+        for key in ('depths', 'patch_sizes'):
+            if any(int(v) != v or v < 1 for v in arch[key]):
+                raise ValueError(f'{key} must be positive ints, got '
+                                 f'{list(arch[key])}')
+        k = arch['num_encoders']
+        if int(k) != k or k < 1:
+            raise ValueError(f'num_encoders must be a positive int, got {k}')
+        for b, (dims, heads) in enumerate(
+                zip(arch['embed_dims'], arch['num_heads'])):
+            if heads < 1 or dims % heads:
+                raise ValueError(f'num_heads={heads} of branch {b} does not '
+                                 f'divide its {dims} channels')
+        # the fusion of branch i attends in branch i + 1's width and heads
+        return arch
+
+    def _check_out_indices(self, out_indices) -> Tuple[int, ...]:
+        if isinstance(out_indices, int):
+            out_indices = [out_indices]
+        k = self.num_encoders
+        result = []
+        for index in out_indices:
+            if not -k <= index < k:
+                raise ValueError(
+                    f'out_indices entry {index} is out of range for {k} '
+                    f'encoders (valid: {-k}..{k - 1})')
+            result.append(index % k)
+        return tuple(sorted(set(result)))
+
+    def _freeze_stages(self):
+        if self.frozen_stages < 0:
+            return
+        frozen = [self.patch_embeds, self.drop_after_pos]
+        frozen.extend(self.encoders[:self.frozen_stages])
+        if self.frozen_stages == self.num_encoders and self.final_norm:
+            frozen.append(self.norms)
+        for param in [*self.cls_tokens, *self.pos_embeds]:
+            param.requires_grad = False
+        for module in frozen:
+            module.eval()
+            for param in module.parameters():
+                param.requires_grad = False
+
+    # ------------------------------------------------------------------
+    def init_weights(self):
+        """Pretrained weights from ``init_cfg``, else the default init.
+
+        ``init_cfg=dict(type='Pretrained', checkpoint=None)`` is treated as
+        "no pretrained weights" and logged, so configs can expose the path as
+        a variable that users fill in.
+        """
+        logger = MMLogger.get_current_instance()
+        cfg = self.init_cfg
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained' \
+                and not cfg.get('checkpoint'):
+            logger.warning(
+                'CrossViT: no pretrained checkpoint given '
+                '(init_cfg.checkpoint is empty); training from scratch with '
+                'the default trunc-normal initialisation.')
+            self.init_cfg = None
+            try:
+                self.init_weights()
+            finally:
+                self.init_cfg = cfg
+            return
+        if cfg is None:
+            for m in self.modules():
+                if isinstance(m, nn.Linear):
+                    trunc_normal_init(m, std=.02, bias=0.)
+                elif isinstance(m, (nn.LayerNorm, _BatchNorm, nn.GroupNorm)):
+                    constant_init(m, val=1.0, bias=0.)
+            for param in [*self.cls_tokens, *self.pos_embeds]:
+                nn.init.trunc_normal_(param, std=.02)
+            self._is_init = True
+            return
+        super().init_weights()
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata,
+                              strict, missing_keys, unexpected_keys,
+                              error_msgs):
+        """Resize position embeddings of another (square) grid on load."""
+        for b, (grid, dims) in enumerate(zip(self.pos_grids,
+                                             self.embed_dims)):
+            key = f'{prefix}pos_embeds.{b}'
+            value = state_dict.get(key)
+            if value is None or value.dim() != 3 or value.shape[-1] != dims \
+                    or value.shape[1] == 1 + grid[0] * grid[1]:
+                continue
+            side = math.isqrt(value.shape[1] - 1)
+            if side * side != value.shape[1] - 1:
+                continue  # not square: let the shape check report it
+            state_dict[key] = resize_pos_embed(value, (side, side), grid,
+                                               self.interpolate_mode)
+            MMLogger.get_current_instance().info(
+                f'CrossViT: resized {key} from a {side}x{side} grid to '
+                f'{grid[0]}x{grid[1]}')
+        super()._load_from_state_dict(state_dict, prefix, local_metadata,
+                                      strict, missing_keys, unexpected_keys,
+                                      error_msgs)
+
+    def train(self, mode: bool = True) -> 'CrossViT':
+        """Set train / eval mode, keeping frozen parts (and, with
+        ``norm_eval``, BatchNorms) in eval mode. Returns ``self``."""
+        super().train(mode)
+        self._freeze_stages()
+        if mode and self.norm_eval:
+            for m in self.modules():
+                if isinstance(m, _BatchNorm):
+                    m.eval()
+        return self
+
+    def no_weight_decay(self) -> set:
+        """Names of the CLS tokens and position embeddings."""
+        return {f'{name}.{b}' for name in ('cls_tokens', 'pos_embeds')
+                for b in range(self.num_branches)}
+
+    # ------------------------------------------------------------------
+    def branch_input_sizes(self, height: int,
+                           width: int) -> List[Tuple[int, int]]:
+        """Image size each branch sees for an (height, width) input."""
+        sizes = []
+        for s in self.branch_img_sizes:
+            sizes.append((int(math.floor(height * s / self.img_size + 0.5)),
+                          int(math.floor(width * s / self.img_size + 0.5))))
+        return sizes
+
+    def token_grids(self, height: int, width: int) -> List[Tuple[int, int]]:
+        """Token grid (h_b, w_b) of each branch for an (height, width)
+        input."""
+        return [(math.ceil(h / p), math.ceil(w / p)) for (h, w), p in zip(
+            self.branch_input_sizes(height, width), self.patch_sizes)]
+
+    def _embed(self, x: torch.Tensor):
+        batch = x.shape[0]
+        tokens, grids = [], []
+        sizes = self.branch_input_sizes(x.shape[2], x.shape[3])
+        for b, (embed, size) in enumerate(zip(self.patch_embeds, sizes)):
+            img = x
+            if size != tuple(x.shape[2:]):
+                img = F.interpolate(
+                    x, size=size, mode=self.interpolate_mode,
+                    align_corners=False)
+            t, grid = embed(img)
+            pos = resize_pos_embed(self.pos_embeds[b], self.pos_grids[b],
+                                   grid, self.interpolate_mode)
+            cls = self.cls_tokens[b].expand(batch, -1, -1)
+            tokens.append(self.drop_after_pos(torch.cat([cls, t], 1) + pos))
+            grids.append(grid)
+        return tokens, grids
+
+    def forward(self, x: torch.Tensor) -> Tuple[Tuple[torch.Tensor, ...]]:
+        """Outputs of the selected encoders.
+
+        Args:
+            x (Tensor): Images of shape (B, C_in, H, W).
+
+        Returns:
+            tuple[tuple[Tensor]]: One entry per index of ``out_indices``,
+            each with one tensor per branch: (B, C_b) CLS tokens for
+            ``out_type='cls_token'``, (B, C_b, h_b, w_b) maps for
+            ``'featmap'`` (see :meth:`token_grids`).
+
+        Raises:
+            ValueError: If ``x`` is not 4-D with ``in_channels`` channels.
+        """
+        if x.dim() != 4 or x.shape[1] != self.in_channels:
+            raise ValueError(
+                f'CrossViT expects images of shape (B, {self.in_channels}, '
+                f'H, W), got {tuple(x.shape)}')
+        xs, grids = self._embed(x)
+        outs = []
+        for k, encoder in enumerate(self.encoders):
+            xs = encoder(xs)
+            if k == self.num_encoders - 1 and self.final_norm:
+                xs = [norm(t) for norm, t in zip(self.norms, xs)]
+            if k in self.out_indices:
+                outs.append(self._format_output(xs, grids))
+        return tuple(outs)
+
+    def _format_output(self, xs, grids) -> Tuple[torch.Tensor, ...]:
+        if self.out_type == 'cls_token':
+            return tuple(t[:, 0] for t in xs)
+        maps = []
+        for t, (h, w) in zip(xs, grids):
+            b, _, c = t.shape
+            maps.append(t[:, 1:].reshape(b, h, w, c).permute(0, 3, 1,
+                                                             2).contiguous())
+        return tuple(maps)

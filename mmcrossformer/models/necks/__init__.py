@@ -1,0 +1,3 @@
+from .crossvit_pyramid import CrossViTPyramid
+
+__all__ = ['CrossViTPyramid']
