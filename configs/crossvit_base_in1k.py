@@ -1,0 +1,5 @@
+# CrossViT-B, ImageNet-1K classification (recipe in crossvit_tiny_in1k.py).
+# Paper (Table 2): 82.2 top-1.
+_base_ = './crossvit_tiny_in1k.py'
+model = dict(
+    backbone=dict(arch='base'), head=dict(in_channels=(384, 768)))

@@ -1,0 +1,83 @@
+# CrossViT-Ti, ImageNet-1K classification.
+# Recipe of the paper (Sec. 4.1 and supplement; DeiT's): 300 epochs, 4096
+# images per batch in total (32 GPUs x 128), AdamW lr 0.004 (= 5e-4 x
+# batch / 512, scaled by batch size from base 4096), weight decay 0.05 with
+# none on norms, biases, CLS tokens and position embeddings, 30 linear
+# warm-up epochs from 1e-6, cosine to 1e-5, RandAugment (m9, n2, mstd 0.5),
+# mixup 0.8, cutmix 1.0, random erasing 0.25, label smoothing 0.1,
+# drop-path 0.1; repeated augmentation for CrossViT-18 only. Training crops
+# 224 (the small branch sees them at 240); test: resize 256 + center 224.
+# The other crossvit_*_in1k.py configs inherit this one.
+# Paper (Table 2): 73.4 top-1.
+_base_ = [
+    'mmpretrain::_base_/datasets/imagenet_bs64_swin_224.py',
+    'mmpretrain::_base_/schedules/imagenet_bs1024_adamw_swin.py',
+    'mmpretrain::_base_/default_runtime.py',
+]
+custom_imports = dict(imports=['mmcrossformer'], allow_failed_imports=False)
+
+# ImageNet-1K in mmpretrain's layout: train/<wnid>/*.JPEG, val/*.JPEG,
+# meta/train.txt, meta/val.txt
+data_root = 'data/imagenet'
+
+model = dict(
+    type='ImageClassifier',
+    backbone=dict(
+        type='mmcrossformer.CrossViT',
+        arch='tiny',
+        img_size=224,
+        branch_img_sizes=(240, 224),
+        drop_path_rate=0.1,
+        out_type='cls_token'),
+    neck=None,
+    # one linear classifier per branch; logits averaged, loss on the mean
+    head=dict(
+        type='mmcrossformer.CrossViTClsHead',
+        num_classes=1000,
+        in_channels=(96, 192),
+        loss=dict(
+            type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')),
+    train_cfg=dict(augments=[
+        dict(type='Mixup', alpha=0.8),
+        dict(type='CutMix', alpha=1.0)
+    ]))
+
+train_dataloader = dict(
+    batch_size=128,
+    dataset=dict(data_root=data_root, ann_file='meta/train.txt'))
+val_dataloader = dict(
+    batch_size=128,
+    dataset=dict(data_root=data_root, ann_file='meta/val.txt'))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(
+    optimizer=dict(
+        type='AdamW', lr=0.004, weight_decay=0.05, eps=1e-8,
+        betas=(0.9, 0.999)),
+    paramwise_cfg=dict(
+        _delete_=True,
+        norm_decay_mult=0.0,
+        bias_decay_mult=0.0,
+        flat_decay_mult=0.0,
+        custom_keys={
+            '.cls_tokens.': dict(decay_mult=0.0),
+            '.pos_embeds.': dict(decay_mult=0.0)
+        }))
+param_scheduler = [
+    dict(
+        type='LinearLR',
+        start_factor=1e-6 / 0.004,
+        by_epoch=True,
+        begin=0,
+        end=30,
+        convert_to_iter_based=True),
+    dict(
+        type='CosineAnnealingLR',
+        eta_min=1e-5,
+        by_epoch=True,
+        begin=30,
+        end=300,
+        convert_to_iter_based=True)
+]
+train_cfg = dict(by_epoch=True, max_epochs=300, val_interval=1)
+auto_scale_lr = dict(base_batch_size=4096)
