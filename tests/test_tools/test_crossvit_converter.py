@@ -1,0 +1,104 @@
+"""tools/model_converters/crossvit_to_mmcf.py: logit parity with timm."""
+import os.path as osp
+import re
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from conftest import CONFIGS, TOOLS, run_tool
+
+sys.path.insert(0, osp.join(TOOLS, 'model_converters'))
+import crossvit_to_mmcf as converter  # noqa: E402
+
+ARCHS = ['tiny', 'small', 'base', '9', '15', '18', '9-dagger', '15-dagger',
+         '18-dagger']
+SCRIPT = 'model_converters/crossvit_to_mmcf.py'
+
+
+def timm_model(arch, seed=0):
+    """timm's crossvit_<arch>_240 with random weights, norms and biases
+    included (timm initialises those to constants), in eval mode."""
+    timm = pytest.importorskip('timm')
+    torch.manual_seed(seed)
+    model = timm.create_model(f'crossvit_{arch.replace("-", "_")}_240')
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if param.dim() == 1:
+                base = 1. if name.endswith('weight') else 0.
+                param.copy_(base + 0.1 * torch.randn_like(param))
+    return model.eval()
+
+
+def to_ibm(state_dict):
+    """The same weights under the IBM/CrossViT release names."""
+    return {
+        re.sub(r'^(cls_token|pos_embed)_(\d+)$', r'\1.\2', k): v
+        for k, v in state_dict.items()
+    }
+
+
+@pytest.mark.parametrize('arch', ARCHS)
+def test_logits_match_timm(arch):
+    timm_cv = timm_model(arch)
+    model = converter.build_classifier(
+        osp.join(CONFIGS, f'crossvit_{arch.replace("-", "_")}_in1k.py'))
+    converted = converter.convert(timm_cv.state_dict())
+    assert converter.detect_arch(converted) == arch
+    converter.load_strictly(model, converted)
+    count = sum(p.numel() for p in model.parameters())
+    assert count == sum(p.numel() for p in timm_cv.parameters())
+    model.eval()
+    torch.manual_seed(1)
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        ref = timm_cv(x)
+        logits = model(x, mode='tensor')
+    assert logits.shape == ref.shape == (1, 1000)
+    assert ref.std() > 0.1  # not a degenerate comparison
+    diff = (logits - ref).abs().max().item()
+    print(f'{arch}: params {count}, max |logit diff| {diff:.2e}')
+    assert diff <= 1e-4
+
+
+def test_ibm_names_convert_alike():
+    state = timm_model('9').state_dict()
+    ours = converter.convert(state)
+    ibm = converter.convert(to_ibm(state))
+    assert list(ours) == list(ibm)
+    assert all(ours[k] is ibm[k] for k in ours)
+    assert converter.convert({'module.cls_token.0': state['cls_token_0']}) \
+        == {'backbone.cls_tokens.0': state['cls_token_0']}
+    # unknown keys are kept for the strict load to report
+    assert 'foo.bar' in converter.convert({'foo.bar': torch.zeros(1)})
+
+
+def test_script_converts_and_rejects_mismatch(tmp_path):
+    state = to_ibm(timm_model('tiny').state_dict())
+    src = str(tmp_path / 'crossvit_tiny_224.pth')
+    torch.save({'model': state}, src)  # wrapped as some releases are
+    dst = str(tmp_path / 'out.pth')
+    out = run_tool(SCRIPT, src, dst)
+    assert 'cls_token.0 -> backbone.cls_tokens.0' in out
+    assert 'blocks.0.fusion.0.attn.wq.weight -> ' \
+        'backbone.encoders.0.fusions.0.attn.q.weight' in out
+    assert "detected variant 'tiny'" in out
+    assert 'loaded strictly' in out
+    saved = torch.load(dst, weights_only=True)['state_dict']
+    assert torch.equal(saved['head.fcs.1.weight'], state['head.1.weight'])
+
+    bad = dict(state)
+    del bad['norm.0.weight']
+    bad['blocks.0.extra.weight'] = torch.zeros(3)
+    bad['head.1.bias'] = torch.zeros(10)
+    torch.save(bad, src)
+    proc = subprocess.run(
+        [sys.executable, osp.join(TOOLS, SCRIPT), src, dst, '--config',
+         osp.join(CONFIGS, 'crossvit_tiny_in1k.py')],
+        capture_output=True, text=True)
+    assert proc.returncode == 1
+    err = proc.stderr
+    assert 'missing (1)' in err and 'backbone.norms.0.weight' in err
+    assert 'unexpected (1)' in err and 'blocks.0.extra.weight' in err
+    assert 'wrong shape (1)' in err and 'head.fcs.1.bias' in err
