@@ -1,0 +1,213 @@
+"""The CrossViT configs: recipes, and every config builds under its scope
+and runs forward + loss at a small size."""
+import importlib
+import math
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+
+from conftest import CONFIGS
+
+CLS = {
+    'tiny': ('tiny', (96, 192)), 'small': ('small', (192, 384)),
+    'base': ('base', (384, 768)), '9': ('9', (128, 256)),
+    '15': ('15', (192, 384)), '18': ('18', (224, 448)),
+    '9_dagger': ('9-dagger', (128, 256)),
+    '15_dagger': ('15-dagger', (192, 384)),
+    '18_dagger': ('18-dagger', (224, 448))
+}
+DENSE = [
+    f'{family}_crossvit_{v}_dagger_{data}.py'
+    for family, data in [('retinanet', 'coco'), ('mask_rcnn', 'coco'),
+                         ('fpn', 'ade20k'), ('upernet', 'ade20k')]
+    for v in ('15', '18')
+]
+REGISTRIES = {
+    'mmdet': 'mmdet.registry',
+    'mmseg': 'mmseg.registry',
+    'mmpretrain': 'mmpretrain.registry'
+}
+
+
+def load(name):
+    return Config.fromfile(osp.join(CONFIGS, name))
+
+
+def build(cfg):
+    init_default_scope(cfg.default_scope)
+    import mmcrossformer  # noqa: F401 (custom_imports does this in Runner)
+    models = importlib.import_module(REGISTRIES[cfg.default_scope]).MODELS
+    model_cfg = cfg.model
+    if cfg.get('data_preprocessor') is not None:  # as mmengine's Runner
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model = revert_sync_batchnorm(models.build(model_cfg))
+    model.init_weights()
+    return model.train()
+
+
+def images(n, h, w):
+    torch.manual_seed(0)
+    return [torch.randint(0, 255, (3, h, w), dtype=torch.uint8)
+            for _ in range(n)]
+
+
+def loss_and_backward(model, data):
+    losses = model(**data, mode='loss')
+    total, log_vars = model.parse_losses(losses)
+    assert torch.isfinite(total) and total > 0, log_vars
+    total.backward()
+    grad = model.backbone.encoders[0].fusions[0].attn.q.weight.grad
+    assert grad is not None and grad.abs().sum() > 0
+    return log_vars
+
+
+def test_in1k_recipe():
+    cfg = load('crossvit_tiny_in1k.py')
+    assert cfg.default_scope == 'mmpretrain'
+    assert cfg.custom_imports == dict(
+        imports=['mmcrossformer'], allow_failed_imports=False)
+    # 300 epochs, 4096 images per batch (32 GPUs x 128), lr 0.004 for 4096
+    assert cfg.train_cfg.max_epochs == 300
+    assert cfg.train_dataloader.batch_size * 32 == 4096
+    assert cfg.auto_scale_lr.base_batch_size == 4096
+    opt = cfg.optim_wrapper.optimizer
+    assert opt.type == 'AdamW' and opt.lr == 0.004
+    assert opt.weight_decay == 0.05
+    pw = cfg.optim_wrapper.paramwise_cfg
+    assert pw.norm_decay_mult == pw.bias_decay_mult == 0.0
+    assert set(pw.custom_keys) == {'.cls_tokens.', '.pos_embeds.'}
+    warmup, cosine = cfg.param_scheduler
+    assert warmup.type == 'LinearLR' and warmup.end == 30
+    assert warmup.start_factor * opt.lr == pytest.approx(1e-6)
+    assert cosine.type == 'CosineAnnealingLR' and cosine.begin == 30
+    assert cosine.end == 300
+    assert cfg.model.backbone.drop_path_rate == 0.1
+    assert cfg.model.head.loss == dict(
+        type='LabelSmoothLoss', label_smooth_val=0.1, mode='original')
+    assert cfg.model.train_cfg.augments == [
+        dict(type='Mixup', alpha=0.8),
+        dict(type='CutMix', alpha=1.0)
+    ]
+    steps = {t.type: t for t in cfg.train_dataloader.dataset.pipeline}
+    assert steps['RandAugment'].magnitude_level == 9
+    assert steps['RandAugment'].num_policies == 2
+    assert steps['RandomErasing'].erase_prob == 0.25
+    assert steps['RandomResizedCrop'].scale == 224
+    test = {t.type: t for t in cfg.test_dataloader.dataset.pipeline}
+    assert test['ResizeEdge'].scale == 256
+    assert test['CenterCrop'].crop_size == 224
+    assert cfg.model.backbone.branch_img_sizes == (240, 224)
+
+
+@pytest.mark.parametrize('variant', list(CLS))
+def test_in1k_config(variant):
+    arch, dims = CLS[variant]
+    cfg = load(f'crossvit_{variant}_in1k.py')
+    assert cfg.model.backbone.type == 'mmcrossformer.CrossViT'
+    assert cfg.model.backbone.arch == arch
+    assert cfg.model.head.type == 'mmcrossformer.CrossViTClsHead'
+    sampler = cfg.train_dataloader.sampler.type
+    # repeated augmentation for CrossViT-18 only
+    assert sampler == ('RepeatAugSampler'
+                       if variant.startswith('18') else 'DefaultSampler')
+    model = build(cfg)
+    assert model.backbone.embed_dims == dims == tuple(model.head.in_channels)
+    from mmpretrain.structures import DataSample
+    samples = [DataSample().set_gt_label(i) for i in (3, 805)]
+    data = model.data_preprocessor(
+        dict(inputs=images(2, 48, 64), data_samples=samples), training=True)
+    assert 'gt_score' in data['data_samples'][0]  # mixup / cutmix applied
+    loss_and_backward(model, data)
+    model.eval()
+    with torch.no_grad():
+        preds = model(**model.data_preprocessor(
+            dict(inputs=images(1, 48, 64)), False), mode='predict')
+    assert preds[0].pred_score.shape == (1000, )
+
+
+def test_dense_recipes():
+    retina = load('retinanet_crossvit_15_dagger_coco.py')
+    assert retina.default_scope == 'mmdet'
+    assert retina.pretrained is None
+    bb = retina.model.backbone
+    assert bb.out_type == 'featmap' and bb.arch == '15-dagger'
+    assert bb.init_cfg == dict(
+        type='Pretrained', checkpoint=None, prefix='backbone.')
+    pyramid, fpn = retina.model.neck
+    assert pyramid.type == 'mmcrossformer.CrossViTPyramid'
+    assert pyramid.in_channels == (192, 384)
+    assert fpn.type == 'FPN' and fpn.num_outs == 5
+    assert retina.train_cfg.max_epochs == 12
+    assert retina.param_scheduler[1].milestones == [8, 11]
+    assert retina.optim_wrapper.optimizer.lr == 1e-4
+    assert retina.train_dataloader.batch_size * 8 == 16
+    mask = load('mask_rcnn_crossvit_18_dagger_coco.py')
+    assert mask.model.backbone.arch == '18-dagger'
+    assert mask.model.neck[0].in_channels == (224, 448)
+    assert mask.model.backbone.init_cfg.prefix == 'backbone.'
+    assert mask.optim_wrapper.optimizer.weight_decay == 0.05
+    fpn_seg = load('fpn_crossvit_18_dagger_ade20k.py')
+    assert fpn_seg.default_scope == 'mmseg'
+    assert fpn_seg.train_cfg.max_iters == 80000
+    assert fpn_seg.model.neck[1].num_outs == 4
+    uper = load('upernet_crossvit_18_dagger_ade20k.py')
+    assert uper.train_cfg.max_iters == 160000
+    assert uper.model.neck.in_channels == (224, 448)
+    assert uper.model.decode_head.in_channels == [256] * 4
+    assert uper.model.auxiliary_head.in_channels == 256
+    assert uper.model.pretrained is None
+
+
+@pytest.mark.parametrize('name', DENSE)
+def test_dense_config(name):
+    cfg = load(name)
+    model = build(cfg)
+    assert type(model.backbone).__name__ == 'CrossViT'
+    neck = model.neck[0] if isinstance(model.neck,
+                                       torch.nn.Sequential) else model.neck
+    assert type(neck).__name__ == 'CrossViTPyramid'
+    assert tuple(neck.in_channels) == model.backbone.embed_dims
+    h, w = 64, 96
+    if cfg.default_scope == 'mmdet':
+        from mmdet.structures import DetDataSample
+        from mmdet.structures.mask import BitmapMasks
+        from mmengine.structures import InstanceData
+        samples = []
+        for _ in range(2):
+            s = DetDataSample(metainfo=dict(
+                img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w),
+                scale_factor=(1., 1.), batch_input_shape=(h, w)))
+            s.gt_instances = InstanceData(
+                bboxes=torch.tensor([[8., 10., 60., 50.]]),
+                labels=torch.tensor([2]))
+            mask = torch.zeros(1, h, w, dtype=torch.uint8)
+            mask[:, 10:50, 8:60] = 1
+            s.gt_instances.masks = BitmapMasks(mask.numpy(), h, w)
+            samples.append(s)
+    else:
+        from mmengine.structures import PixelData
+        from mmseg.structures import SegDataSample
+        samples = []
+        for _ in range(2):
+            s = SegDataSample(metainfo=dict(
+                img_shape=(h, w), ori_shape=(h, w), pad_shape=(h, w)))
+            s.gt_sem_seg = PixelData(
+                data=torch.randint(0, 150, (1, h, w), dtype=torch.long))
+            samples.append(s)
+        model.data_preprocessor.size = (h, w)
+    data = model.data_preprocessor(
+        dict(inputs=images(2, h, w), data_samples=samples), training=True)
+    with torch.no_grad():
+        feats = model.extract_feat(data['inputs'])
+    expected = {'retinanet': [8, 16, 32, 64, 128],
+                'mask_rcnn': [4, 8, 16, 32, 64],
+                'fpn': [4, 8, 16, 32], 'upernet': [4, 8, 16, 32]}
+    family = next(k for k in expected if name.startswith(k))
+    assert [tuple(f.shape[2:]) for f in feats] == [
+        (math.ceil(h / s), math.ceil(w / s)) for s in expected[family]
+    ]
+    loss_and_backward(model, data)
