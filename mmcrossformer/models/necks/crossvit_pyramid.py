@@ -57,14 +57,15 @@ class CrossViTPyramid(BaseModule):
     **Pyramid** (ViTDet, Sec. 3), from the fused (B, C, h, w) map with
     ``(h, w) = (ceil(H / 16), ceil(W / 16))``:
 
-    ==========  ===============================================  ===========
-    scale       operation                                        output grid
-    ==========  ===============================================  ===========
-    4 (s4)      deconv 2x2/2 (C/2), LN, GELU, deconv 2x2/2 (C/4)  (4h, 4w)
-    2 (s8)      deconv 2x2/2 (C/2)                                (2h, 2w)
-    1 (s16)     identity (C)                                      (h, w)
-    0.5 (s32)   max-pool 2x2/2, ceil mode (C)                     (ceil(h/2), ceil(w/2))
-    ==========  ===============================================  ===========
+    =========  ==================================  ======================
+    scale      operation (output channels)         output grid
+    =========  ==================================  ======================
+    4 (s4)     deconv 2x2/2 (C/2), LN, GELU,       (4h, 4w)
+               deconv 2x2/2 (C/4)
+    2 (s8)     deconv 2x2/2 (C/2)                  (2h, 2w)
+    1 (s16)    identity (C)                        (h, w)
+    0.5 (s32)  max-pool 2x2/2, ceil mode (C)       (ceil(h/2), ceil(w/2))
+    =========  ==================================  ======================
 
     each followed by a 1x1 conv + norm and a 3x3 conv + norm to
     ``out_channels``. For an input padded to a multiple of 32 (as the mmdet /
@@ -96,7 +97,8 @@ class CrossViTPyramid(BaseModule):
     Example:
         >>> import torch
         >>> neck = CrossViTPyramid(in_channels=(192, 384), out_channels=64)
-        >>> small, large = torch.rand(1, 192, 20, 20), torch.rand(1, 384, 14, 14)
+        >>> small = torch.rand(1, 192, 20, 20)  # stride ~11.2
+        >>> large = torch.rand(1, 384, 14, 14)  # stride 16
         >>> [tuple(o.shape) for o in neck([(small, large)])]
         [(1, 64, 56, 56), (1, 64, 28, 28), (1, 64, 14, 14), (1, 64, 7, 7)]
     """
