@@ -22,6 +22,12 @@ def parse_args():
     parser.add_argument(
         '--out', help='dump the raw predictions to this pickle file')
     parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='test-time augmentation with the config\'s tta_pipeline and '
+        'tta_model (mmseg ADE20K bases: multi-scale 0.5-1.75 + flip, the '
+        'papers\' "MS IoU")')
+    parser.add_argument(
         '--cfg-options',
         nargs='+',
         action=DictAction,
@@ -54,6 +60,14 @@ def main():
                                 osp.splitext(osp.basename(args.config))[0])
     trust_work_dir(cfg.work_dir)
     cfg.load_from = args.checkpoint
+
+    if args.tta:
+        if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
+            raise ValueError(f'--tta needs tta_model and tta_pipeline in '
+                             f'{args.config}')
+        cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
+        cfg.tta_model.module = cfg.model
+        cfg.model = cfg.tta_model
 
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):

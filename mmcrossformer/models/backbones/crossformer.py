@@ -631,6 +631,10 @@ class CrossFormer(BaseModule):
         with_cp (bool): Gradient checkpointing of each block while training
             (saves activation memory, costs a second forward).
             Defaults to False.
+        final_norm (bool): Normalise the last stage's output with a norm
+            layer ``norm`` (as the official classification model does before
+            average pooling). Dense-prediction configs leave it off, as the
+            official detection backbone. Defaults to False.
         norm_cfg (dict): Norm config. Defaults to ``dict(type='LN')``.
         act_cfg (dict): FFN activation. Defaults to ``dict(type='GELU')``.
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
@@ -709,6 +713,7 @@ class CrossFormer(BaseModule):
                  frozen_stages: int = -1,
                  norm_eval: bool = False,
                  with_cp: bool = False,
+                 final_norm: bool = False,
                  norm_cfg: dict = dict(type='LN'),
                  act_cfg: dict = dict(type='GELU'),
                  init_cfg: Optional[dict] = None):
@@ -792,6 +797,8 @@ class CrossFormer(BaseModule):
                     drop_path_rates=dpr[start:start + depths[i]],
                     with_cp=with_cp,
                     block_cfg=block_cfg))
+        self.norm = build_norm_layer(norm_cfg, dims[-1])[1] \
+            if final_norm else None
         self._freeze_stages()
 
     # ------------------------------------------------------------------
@@ -848,6 +855,8 @@ class CrossFormer(BaseModule):
         if self.frozen_stages >= 0:
             frozen.append(self.patch_embed)
         frozen.extend(self.stages[:max(self.frozen_stages, 0)])
+        if self.frozen_stages == self.num_stages and self.norm is not None:
+            frozen.append(self.norm)
         for module in frozen:
             module.eval()
             for param in module.parameters():
@@ -908,7 +917,8 @@ class CrossFormer(BaseModule):
 
         Returns:
             tuple[Tensor]: One (B, C_i, ceil(H / s_i), ceil(W / s_i)) map
-            per index of ``out_indices``, s_i = 4, 8, 16, 32.
+            per index of ``out_indices``, s_i = 4, 8, 16, 32 (the last one
+            normalised when ``final_norm``).
 
         Raises:
             ValueError: If ``x`` is not 4-D with ``in_channels`` channels.
@@ -922,5 +932,8 @@ class CrossFormer(BaseModule):
         for i, stage in enumerate(self.stages):
             x = stage(x)
             if i in self.out_indices:
-                outs.append(x.permute(0, 3, 1, 2).contiguous())
+                out = x
+                if self.norm is not None and i == self.num_stages - 1:
+                    out = self.norm(out)
+                outs.append(out.permute(0, 3, 1, 2).contiguous())
         return tuple(outs)

@@ -292,3 +292,15 @@ def test_block_acl_has_no_residual():
     # ACL ends with a LayerNorm: per-token zero mean, unit variance
     torch.testing.assert_close(
         out.mean(-1), torch.zeros(1, 8, 8), atol=1e-5, rtol=0)
+
+
+def test_final_norm_only_on_last_stage():
+    model = tiny(final_norm=True, out_indices=(2, 3)).eval()
+    outs = model(torch.rand(1, 3, 64, 64))
+    last = outs[1].permute(0, 2, 3, 1)
+    # LN with default init: zero mean over channels for every position
+    torch.testing.assert_close(
+        last.mean(-1), torch.zeros(last.shape[:3]), atol=1e-5, rtol=0)
+    assert outs[0].permute(0, 2, 3, 1).mean(-1).abs().max() > 1e-3
+    assert 'norm.weight' in model.state_dict()
+    assert 'norm.weight' not in tiny().state_dict()

@@ -1,0 +1,58 @@
+# Shared UPerNet 160k recipe of the official CrossFormer segmentation configs
+# (cheerss/CrossFormer segmentation/configs/*/upernet_*_ade20k.py): 512x512
+# crops, AdamW lr 6e-5, betas (0.9, 0.999), weight decay 0.01 with none on
+# norms, biases and DPB MLPs, 1500-iteration linear warm-up from 1e-6x, then
+# poly decay (power 1) over 160k iterations, auxiliary FCN head on stage 3
+# (loss weight 0.4), 16 images per batch in total (8 GPUs x 2).
+# Variant configs set model.backbone.arch / drop_path_rate,
+# model.decode_head.in_channels and model.auxiliary_head.in_channels.
+# Multi-scale + flip test ("MS IoU"): python tools/test.py CONFIG CKPT --tta
+_base_ = [
+    'mmseg::_base_/models/upernet_swin.py',
+    'mmseg::_base_/datasets/ade20k.py',
+    'mmseg::_base_/default_runtime.py',
+    'mmseg::_base_/schedules/schedule_160k.py',
+]
+custom_imports = dict(imports=['mmcrossformer'], allow_failed_imports=False)
+
+data_root = 'data/ade/ADEChallengeData2016'
+crop_size = (512, 512)
+
+model = dict(
+    data_preprocessor=dict(size=crop_size),
+    backbone=dict(
+        _delete_=True,
+        type='mmcrossformer.CrossFormer',
+        group_size=[7, 7, 7, 7],
+        interval=[8, 4, 2, 1],
+        out_indices=(0, 1, 2, 3),
+        init_cfg=dict(type='Pretrained', checkpoint=None,
+                      prefix='backbone.')),
+    decode_head=dict(num_classes=150),
+    auxiliary_head=dict(num_classes=150))
+
+train_dataloader = dict(batch_size=2, dataset=dict(data_root=data_root))
+val_dataloader = dict(dataset=dict(data_root=data_root))
+test_dataloader = val_dataloader
+
+optim_wrapper = dict(
+    _delete_=True,
+    type='OptimWrapper',
+    optimizer=dict(
+        type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01),
+    paramwise_cfg=dict(
+        norm_decay_mult=0.0,
+        bias_decay_mult=0.0,
+        custom_keys={'.dpb.': dict(decay_mult=0.0)}))
+param_scheduler = [
+    dict(
+        type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0,
+        end=1500),
+    dict(
+        type='PolyLR',
+        power=1.0,
+        eta_min=0.0,
+        begin=1500,
+        end=160000,
+        by_epoch=False)
+]

@@ -1,0 +1,5 @@
+# CrossFormer-L, ImageNet-1K classification (official recipe, see _base_).
+_base_ = './_base_/crossformer_in1k.py'
+model = dict(
+    backbone=dict(arch='l', drop_path_rate=0.5),
+    head=dict(in_channels=1024))

@@ -1,0 +1,5 @@
+# CrossFormer++-H, ImageNet-1K classification (official recipe, see _base_).
+_base_ = './_base_/crossformer_in1k.py'
+model = dict(
+    backbone=dict(arch='pp-h', drop_path_rate=0.5),
+    head=dict(in_channels=1024))

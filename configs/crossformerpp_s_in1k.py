@@ -1,0 +1,5 @@
+# CrossFormer++-S, ImageNet-1K classification (official recipe, see _base_).
+_base_ = './_base_/crossformer_in1k.py'
+model = dict(
+    backbone=dict(arch='pp-s', drop_path_rate=0.2),
+    head=dict(in_channels=512))

@@ -1,0 +1,12 @@
+# Semantic FPN + CrossFormer-S, ADE20K, 80k iterations (official recipe, see
+# _base_). Multi-scale + flip test: tools/test.py CONFIG CKPT --tta
+_base_ = './_base_/fpn_crossformer_ade20k.py'
+# ImageNet-1K pre-trained CrossFormer-S (converted, keys prefixed 'backbone.');
+# None trains the backbone from scratch (logged).
+pretrained = None
+model = dict(
+    backbone=dict(
+        arch='s',
+        drop_path_rate=0.2,
+        init_cfg=dict(checkpoint=pretrained)),
+    neck=dict(in_channels=[96, 192, 384, 768]))

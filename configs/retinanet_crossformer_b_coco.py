@@ -1,0 +1,11 @@
+# RetinaNet + CrossFormer-B, COCO 2017, 1x (official recipe, see _base_).
+_base_ = './_base_/retinanet_crossformer_coco.py'
+# ImageNet-1K pre-trained CrossFormer-B (converted, keys prefixed 'backbone.');
+# None trains the backbone from scratch (logged).
+pretrained = None
+model = dict(
+    backbone=dict(
+        arch='b',
+        drop_path_rate=0.3,
+        init_cfg=dict(checkpoint=pretrained)),
+    neck=dict(in_channels=[96, 192, 384, 768]))

@@ -1,0 +1,191 @@
+"""Every config in configs/ loads, builds under its own default scope, runs
+one forward + loss at a small size, and (for the CrossFormer zoo) has the
+parameter count of the official architecture."""
+import glob
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.model import revert_sync_batchnorm
+from mmengine.registry import init_default_scope
+
+from conftest import CONFIGS
+
+ALL = sorted(
+    osp.basename(p) for p in glob.glob(osp.join(CONFIGS, '*.py')))
+
+# Millions of parameters measured with the official backbone code and the
+# stock mmdet / mmseg / mmpretrain heads (issue #3).
+OFFICIAL_PARAMS = {
+    'crossformer_t_in1k.py': 27.78,
+    'crossformer_s_in1k.py': 30.66,
+    'crossformer_b_in1k.py': 51.97,
+    'crossformer_l_in1k.py': 91.97,
+    'crossformerpp_s_in1k.py': 23.33,
+    'crossformerpp_b_in1k.py': 51.99,
+    'crossformerpp_l_in1k.py': 92.00,
+    'crossformerpp_h_in1k.py': 95.96,
+    'retinanet_crossformer_s_coco.py': 40.83,
+    'retinanet_crossformer_b_coco.py': 62.14,
+    'retinanet_crossformerpp_s_coco.py': 33.04,
+    'retinanet_crossformerpp_b_coco.py': 62.16,
+    'mask_rcnn_crossformer_s_coco.py': 50.16,
+    'mask_rcnn_crossformer_b_coco.py': 71.47,
+    'mask_rcnn_crossformerpp_s_coco.py': 42.96,
+    'mask_rcnn_crossformerpp_b_coco.py': 71.49,
+    'mask_rcnn_crossformer_s_coco_3x.py': 50.16,
+    'mask_rcnn_crossformer_b_coco_3x.py': 71.47,
+    'mask_rcnn_crossformerpp_s_coco_3x.py': 42.96,
+    'fpn_crossformer_s_ade20k.py': 34.26,
+    'fpn_crossformer_b_ade20k.py': 55.57,
+    'fpn_crossformer_l_ade20k.py': 95.44,
+    'fpn_crossformerpp_s_ade20k.py': 27.06,
+    'fpn_crossformerpp_b_ade20k.py': 55.59,
+    'upernet_crossformer_s_ade20k.py': 62.31,
+    'upernet_crossformer_b_ade20k.py': 83.62,
+    'upernet_crossformer_l_ade20k.py': 125.47,
+    'upernet_crossformerpp_s_ade20k.py': 53.12,
+    'upernet_crossformerpp_b_ade20k.py': 83.64,
+}
+
+
+def _det_batch(model, with_mask):
+    from mmdet.structures import DetDataSample
+    from mmdet.structures.mask import BitmapMasks
+    from mmengine.structures import InstanceData
+    h, w = 64, 96
+    samples = []
+    for _ in range(2):
+        s = DetDataSample(
+            metainfo=dict(img_shape=(h, w), ori_shape=(h, w),
+                          pad_shape=(h, w), scale_factor=(1., 1.),
+                          batch_input_shape=(h, w)))
+        gt = InstanceData(
+            bboxes=torch.tensor([[8., 10., 50., 40.]]),
+            labels=torch.tensor([3]))
+        if with_mask:
+            mask = torch.zeros(1, h, w, dtype=torch.uint8)
+            mask[:, 10:40, 8:50] = 1
+            gt.masks = BitmapMasks(mask.numpy(), h, w)
+        s.gt_instances = gt
+        samples.append(s)
+    return model.data_preprocessor(
+        dict(inputs=[torch.randint(0, 255, (3, h, w), dtype=torch.uint8)] *
+             2, data_samples=samples), training=True)
+
+
+def _seg_batch(model):
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    h, w = 64, 64
+    samples = []
+    for _ in range(2):
+        s = SegDataSample(metainfo=dict(img_shape=(h, w), ori_shape=(h, w),
+                                        pad_shape=(h, w)))
+        s.gt_sem_seg = PixelData(
+            data=torch.randint(0, 150, (1, h, w), dtype=torch.long))
+        samples.append(s)
+    model.data_preprocessor.size = (h, w)
+    return model.data_preprocessor(
+        dict(inputs=[torch.randint(0, 255, (3, h, w), dtype=torch.uint8)] *
+             2, data_samples=samples), training=True)
+
+
+def _cls_batch(model):
+    from mmpretrain.structures import DataSample
+    samples = [DataSample().set_gt_label(i) for i in (3, 805)]
+    return model.data_preprocessor(
+        dict(inputs=[torch.randint(0, 255, (3, 64, 64), dtype=torch.uint8)] *
+             2, data_samples=samples), training=True)
+
+
+def build(name):
+    cfg = Config.fromfile(osp.join(CONFIGS, name))
+    init_default_scope(cfg.default_scope)
+    import mmcrossformer  # noqa: F401 (custom_imports does this in Runner)
+    registry = {
+        'mmdet': 'mmdet.registry',
+        'mmseg': 'mmseg.registry',
+        'mmpretrain': 'mmpretrain.registry'
+    }[cfg.default_scope]
+    import importlib
+    models = importlib.import_module(registry).MODELS
+    model_cfg = cfg.model
+    if cfg.get('data_preprocessor') is not None:  # as mmengine's Runner
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    model = revert_sync_batchnorm(models.build(model_cfg))
+    return cfg, model
+
+
+@pytest.mark.parametrize('name', ALL)
+def test_config_builds_and_computes_loss(name):
+    cfg, model = build(name)
+    assert cfg.custom_imports.imports == ['mmcrossformer']
+    assert 'data_root' in cfg
+    params = sum(p.numel() for p in model.parameters()) / 1e6
+    if name in OFFICIAL_PARAMS:
+        assert abs(params - OFFICIAL_PARAMS[name]) <= 0.02, params
+    # (init_weights is exercised by the backbone and end-to-end tests; the
+    # PyTorch default init is enough for a finite loss)
+    model.train()
+    if cfg.default_scope == 'mmdet':
+        data = _det_batch(model, with_mask='mask_rcnn' in name)
+    elif cfg.default_scope == 'mmseg':
+        data = _seg_batch(model)
+    else:
+        data = _cls_batch(model)
+    losses = model(**data, mode='loss')
+    total, _ = model.parse_losses(losses)
+    assert torch.isfinite(total) and total > 0, losses
+    total.backward()
+    grads = [p.grad for p in model.backbone.parameters() if p.requires_grad]
+    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+
+
+def test_zoo_is_complete():
+    for fam, variants in {
+            '{}_in1k.py': ['crossformer_t', 'crossformer_s', 'crossformer_b',
+                           'crossformer_l', 'crossformerpp_s',
+                           'crossformerpp_b', 'crossformerpp_l',
+                           'crossformerpp_h'],
+            'retinanet_{}_coco.py': ['crossformer_s', 'crossformer_b',
+                                     'crossformerpp_s', 'crossformerpp_b'],
+            'mask_rcnn_{}_coco.py': ['crossformer_s', 'crossformer_b',
+                                     'crossformerpp_s', 'crossformerpp_b'],
+            'mask_rcnn_{}_coco_3x.py': ['crossformer_s', 'crossformer_b',
+                                        'crossformerpp_s'],
+            'fpn_{}_ade20k.py': ['crossformer_s', 'crossformer_b',
+                                 'crossformer_l', 'crossformerpp_s',
+                                 'crossformerpp_b'],
+            'upernet_{}_ade20k.py': ['crossformer_s', 'crossformer_b',
+                                     'crossformer_l', 'crossformerpp_s',
+                                     'crossformerpp_b'],
+    }.items():
+        for v in variants:
+            assert fam.format(v) in ALL
+
+
+def test_recipes():
+    mask3x = Config.fromfile(osp.join(CONFIGS,
+                                      'mask_rcnn_crossformer_s_coco_3x.py'))
+    assert mask3x.train_cfg.max_epochs == 36
+    assert mask3x.param_scheduler[1].milestones == [27, 33]
+    assert any(t.type == 'RandomChoice'
+               for t in mask3x.train_dataloader.dataset.pipeline)
+    assert mask3x.optim_wrapper.optimizer.weight_decay == 0.05
+    uper = Config.fromfile(osp.join(CONFIGS, 'upernet_crossformer_s_ade20k.py'))
+    assert uper.train_cfg.max_iters == 160000
+    assert uper.model.auxiliary_head.type == 'FCNHead'
+    assert uper.model.auxiliary_head.in_channels == 384
+    assert uper.optim_wrapper.optimizer.lr == 6e-5
+    assert 'tta_pipeline' in uper and uper.tta_model.type == 'SegTTAModel'
+    fpn = Config.fromfile(osp.join(CONFIGS, 'fpn_crossformerpp_s_ade20k.py'))
+    assert fpn.train_cfg.max_iters == 80000
+    assert fpn.param_scheduler[0].power == 0.9
+    cls = Config.fromfile(osp.join(CONFIGS, 'crossformer_l_in1k.py'))
+    assert cls.model.backbone.drop_path_rate == 0.5
+    assert cls.train_cfg.max_epochs == 300
+    assert cls.train_dataloader.batch_size * 8 == 1024
+    assert cls.param_scheduler[1].eta_min == 5e-6
+    assert cls.optim_wrapper.clip_grad.max_norm == 5.0

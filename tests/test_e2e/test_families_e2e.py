@@ -1,0 +1,69 @@
+"""End to end per task family on the embedded data: tools/train.py for a few
+iterations, then tools/test.py with the family's real metric."""
+import glob
+import os.path as osp
+import re
+
+from conftest import CONFIGS, run_tool
+from test_detection_e2e import data_options
+
+
+def _train_and_test(config, work, train_opts, test_opts):
+    out = run_tool('train.py', config, '--work-dir', work, '--cfg-options',
+                   *train_opts)
+    assert 'training from scratch' in out
+    ckpt = open(osp.join(work, 'last_checkpoint')).read().strip()
+    assert osp.isfile(ckpt)
+    test = run_tool('test.py', config, ckpt, '--work-dir', work + '_test',
+                    '--cfg-options', *test_opts)
+    return out, test
+
+
+def _metric(name, text):
+    m = re.findall(name + r': (-?[0-9.]+)', text)
+    assert m, f'{name} not in output:\n{text[-3000:]}'
+    return float(m[-1])
+
+
+def test_mask_rcnn_bbox_and_segm(demo_coco, tmp_path):
+    config = osp.join(CONFIGS, 'mask_rcnn_crossformerpp_s_coco_demo.py')
+    opts = data_options(demo_coco)
+    _, test = _train_and_test(
+        config, str(tmp_path / 'work'),
+        ['train_cfg.max_epochs=1', 'train_dataloader.batch_size=2', *opts],
+        opts)
+    assert 0.0 <= _metric('coco/bbox_mAP', test) <= 1.0
+    assert 0.0 <= _metric('coco/segm_mAP', test) <= 1.0
+
+
+def test_upernet_miou(demo_ade20k, tmp_path):
+    config = osp.join(CONFIGS, 'upernet_crossformerpp_s_ade20k_demo.py')
+    opts = [
+        f'train_dataloader.dataset.data_root={demo_ade20k}',
+        f'val_dataloader.dataset.data_root={demo_ade20k}',
+        f'test_dataloader.dataset.data_root={demo_ade20k}'
+    ]
+    train, test = _train_and_test(
+        config, str(tmp_path / 'work'),
+        ['train_cfg.max_iters=4', 'train_cfg.val_interval=4',
+         'train_dataloader.batch_size=2', 'default_hooks.logger.interval=1',
+         *opts], opts)
+    assert 'mIoU' in train
+    miou = _metric('mIoU', test)
+    assert 0.0 <= miou <= 100.0
+    assert '| painting' in test  # per-class IoU table of mmseg
+
+
+def test_classifier_accuracy(demo_imagenet, tmp_path):
+    config = osp.join(CONFIGS, 'crossformerpp_s_in1k_demo.py')
+    opts = [
+        f'train_dataloader.dataset.data_root={demo_imagenet}',
+        f'val_dataloader.dataset.data_root={demo_imagenet}',
+        f'test_dataloader.dataset.data_root={demo_imagenet}'
+    ]
+    _, test = _train_and_test(
+        config, str(tmp_path / 'work'),
+        ['train_cfg.max_epochs=1', 'train_dataloader.batch_size=4', *opts],
+        opts)
+    top1 = _metric('accuracy/top1', test)
+    assert 0.0 <= top1 <= 100.0
