@@ -189,3 +189,24 @@ def test_recipes():
     assert cls.train_dataloader.batch_size * 8 == 1024
     assert cls.param_scheduler[1].eta_min == 5e-6
     assert cls.optim_wrapper.clip_grad.max_norm == 5.0
+
+
+def test_model_index_lists_every_config():
+    import yaml
+    repo = osp.dirname(CONFIGS)
+    index = yaml.safe_load(open(osp.join(repo, 'model-index.yml')))
+    listed = {}
+    for meta in index['Import']:
+        data = yaml.safe_load(open(osp.join(repo, meta)))
+        names = {c['Name'] for c in data['Collections']}
+        for model in data['Models']:
+            assert model['In Collection'] in names
+            assert osp.isfile(osp.join(repo, model['Config'])), model
+            assert 'not published' in model['Weights']
+            listed[osp.basename(model['Config'])] = model
+    demo = {n for n in ALL if n.endswith('_demo.py')}
+    assert set(ALL) - demo == set(listed)
+    for name, params in OFFICIAL_PARAMS.items():
+        if name in listed:
+            assert listed[name]['Metadata']['Parameters'].startswith(
+                f'{params:.2f}M')
