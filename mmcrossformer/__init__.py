@@ -3,8 +3,8 @@
 Importing the package registers its modules in ``mmcrossformer.registry``
 (scope ``'mmcrossformer'``). It imports neither mmdet nor mmseg.
 """
-from . import models  # noqa: F401  (registers the modules)
-from .registry import MODELS
+from . import engine, models  # noqa: F401  (registers the modules)
+from .registry import MODELS, OPTIM_WRAPPERS
 from .version import __version__
 
-__all__ = ['MODELS', '__version__']
+__all__ = ['MODELS', 'OPTIM_WRAPPERS', '__version__']

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Data-parallel testing with torchrun: bash tools/dist_test.sh CONFIG CHECKPOINT NPROC [ARGS...]
+# Data-parallel testing (torchrun; gloo on CPU, nccl on GPU): bash tools/dist_test.sh CONFIG CHECKPOINT NPROC [ARGS...]
 CONFIG=$1
 CHECKPOINT=$2
 NPROC=$3
@@ -9,6 +9,6 @@ PORT=${PORT:-29500}
 MASTER_ADDR=${MASTER_ADDR:-"127.0.0.1"}
 DIR=$(cd "$(dirname "$0")" && pwd)
 PYTHONPATH="$DIR/..":${PYTHONPATH:-} \
-torchrun --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
+${PYTHON:-python} -m torch.distributed.run --nnodes="$NNODES" --node_rank="$NODE_RANK" --master_addr="$MASTER_ADDR" \
     --nproc_per_node="$NPROC" --master_port="$PORT" \
     "$DIR/test.py" "$CONFIG" "$CHECKPOINT" --launcher pytorch "${@:4}"

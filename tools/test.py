@@ -11,7 +11,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmcrossformer.utils import flush_denormals_on_cpu, trust_work_dir
+from mmcrossformer.utils import (flush_denormals_on_cpu, setup_cpu_distributed,
+                                 trust_work_dir)
 
 
 def parse_args():
@@ -53,6 +54,8 @@ def main():
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    if args.launcher != 'none':
+        setup_cpu_distributed(cfg)
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:

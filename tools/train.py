@@ -16,7 +16,8 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from mmcrossformer.utils import flush_denormals_on_cpu, trust_work_dir
+from mmcrossformer.utils import (flush_denormals_on_cpu, setup_amp,
+                                 setup_cpu_distributed, trust_work_dir)
 
 
 def parse_args():
@@ -55,20 +56,6 @@ def parse_args():
     return args
 
 
-def setup_amp(cfg):
-    """Switch the optim wrapper to mmengine's AmpOptimWrapper."""
-    import torch
-    wrapper = cfg.optim_wrapper
-    if wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
-        return
-    wrapper.type = 'AmpOptimWrapper'
-    if torch.cuda.is_available():
-        wrapper.setdefault('loss_scale', 'dynamic')
-    else:
-        # fp16 autocast is not available on CPU; bf16 needs no loss scaling
-        wrapper.setdefault('dtype', 'bfloat16')
-
-
 def main():
     args = parse_args()
     flush_denormals_on_cpu()
@@ -84,6 +71,8 @@ def main():
                                 osp.splitext(osp.basename(args.config))[0])
     trust_work_dir(cfg.work_dir)
 
+    if args.launcher != 'none':
+        setup_cpu_distributed(cfg)
     if args.amp:
         setup_amp(cfg)
     if args.auto_scale_lr:

@@ -1,4 +1,6 @@
 """Process-wide runtime settings used by the tools."""
+import os
+
 import torch
 
 
@@ -18,3 +20,60 @@ def flush_denormals_on_cpu() -> bool:
     if torch.cuda.is_available():
         return False
     return bool(torch.set_flush_denormal(True))
+
+
+def setup_amp(cfg):
+    """Mixed precision: mmengine's AmpOptimWrapper (fp16 + dynamic loss
+    scaling) on CUDA; on CPU, where that wrapper refuses to run, bf16
+    autocast through ``mmcrossformer.CPUAutocastOptimWrapper``."""
+    wrapper = cfg.optim_wrapper
+    if torch.cuda.is_available():
+        if wrapper.get('type', 'OptimWrapper') != 'AmpOptimWrapper':
+            wrapper.type = 'AmpOptimWrapper'
+            wrapper.setdefault('loss_scale', 'dynamic')
+        return
+    wrapper.type = 'mmcrossformer.CPUAutocastOptimWrapper'
+    wrapper.pop('loss_scale', None)
+    wrapper.dtype = 'bfloat16'
+
+
+def setup_cpu_distributed(cfg):
+    """Data parallel on CPU (gloo) through mmengine 0.10.7's Runner; a no-op
+    with CUDA (nccl through mmengine as usual).
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` and its DDP
+    wrapper passes ``device_ids=[LOCAL_RANK]``; both fail without CUDA. The
+    process group is therefore created here with gloo (the Runner then skips
+    its own init) and the wrapper gets ``device_ids=None``. SyncBN needs
+    CUDA, so it becomes BN (statistics per process), which is logged.
+    """
+    import torch.distributed as dist
+    if torch.cuda.is_available():
+        return
+    if not dist.is_initialized():
+        dist.init_process_group(
+            backend='gloo',
+            rank=int(os.environ['RANK']),
+            world_size=int(os.environ['WORLD_SIZE']))
+    cfg.env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or dict(
+        type='MMDistributedDataParallel', broadcast_buffers=False)
+    wrapper['device_ids'] = None
+    cfg.model_wrapper_cfg = wrapper
+    replaced = []
+
+    def no_sync_bn(node, path):
+        if isinstance(node, dict):
+            if node.get('type') == 'SyncBN':
+                node['type'] = 'BN'
+                replaced.append(path)
+            for key, value in node.items():
+                no_sync_bn(value, f'{path}.{key}')
+        elif isinstance(node, (list, tuple)):
+            for i, value in enumerate(node):
+                no_sync_bn(value, f'{path}.{i}')
+
+    no_sync_bn(cfg.model, 'model')
+    if replaced and int(os.environ['RANK']) == 0:
+        print(f'[mmcrossformer] CPU data parallel: SyncBN -> BN in '
+              f'{replaced}', flush=True)

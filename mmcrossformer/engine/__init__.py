@@ -1,0 +1,3 @@
+from .optim_wrapper import CPUAutocastOptimWrapper
+
+__all__ = ['CPUAutocastOptimWrapper']
