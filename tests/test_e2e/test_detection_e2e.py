@@ -48,16 +48,40 @@ def test_train_then_test_retinanet(demo_coco, tmp_path):
     assert m and 0.0 <= float(m.group(1)) <= 1.0, out[-3000:]
 
 
-def test_resume_in_own_work_dir(demo_coco, tmp_path):
-    """--resume reloads a training checkpoint (optimizer, message hub)
-    despite torch's weights_only default, because it is the run's own."""
-    work_dir = str(tmp_path / 'work')
-    common = ['--work-dir', work_dir, '--cfg-options',
-              'train_dataloader.batch_size=4', 'train_cfg.val_interval=10',
-              *data_options(demo_coco)]
-    run_tool('train.py', DEMO, *common[:3], 'train_cfg.max_epochs=1',
-             *common[3:])
-    out = run_tool('train.py', DEMO, *common[:3], 'train_cfg.max_epochs=2',
-                   *common[3:], '--resume')
+def test_resume_gives_identical_weights(demo_coco, tmp_path):
+    """2 epochs in one go == 1 epoch, stop, --resume, 1 more epoch.
+
+    --resume reloads a full training checkpoint (optimizer state, message
+    hub) despite torch's weights_only default, because it lies in the run's
+    own work_dir. Randomness after initialisation is switched off (drop path
+    0, no flips, no data-loader workers) and the seed is fixed, so the two
+    runs must agree bit for bit.
+    """
+    import torch
+    common = [
+        'train_dataloader.batch_size=4', 'train_cfg.val_interval=10',
+        'train_dataloader.num_workers=0',
+        'train_dataloader.persistent_workers=False',
+        'model.backbone.drop_path_rate=0.0',
+        'train_dataloader.dataset.pipeline.3.prob=0.0',
+        'randomness.deterministic=True', 'default_hooks.checkpoint.interval=1',
+        'default_hooks.checkpoint.max_keep_ckpts=3', *data_options(demo_coco)
+    ]
+    straight, split = str(tmp_path / 'straight'), str(tmp_path / 'split')
+    run_tool('train.py', DEMO, '--work-dir', straight, '--cfg-options',
+             'train_cfg.max_epochs=2', *common)
+    run_tool('train.py', DEMO, '--work-dir', split, '--cfg-options',
+             'train_cfg.max_epochs=1', *common)
+    out = run_tool('train.py', DEMO, '--work-dir', split, '--cfg-options',
+                   'train_cfg.max_epochs=2', *common, '--resume')
     assert 'resumed epoch: 1' in out, out[-3000:]
-    assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
+    a = torch.load(osp.join(straight, 'epoch_2.pth'), weights_only=False)
+    b = torch.load(osp.join(split, 'epoch_2.pth'), weights_only=False)
+    assert a['meta']['iter'] == b['meta']['iter'] == 4
+    assert a['state_dict'].keys() == b['state_dict'].keys()
+    for key, value in a['state_dict'].items():
+        assert torch.equal(value, b['state_dict'][key]), key
+    # and the second epoch did change the weights
+    first = torch.load(osp.join(split, 'epoch_1.pth'), weights_only=False)
+    assert any(not torch.equal(v, first['state_dict'][k])
+               for k, v in a['state_dict'].items())
