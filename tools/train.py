@@ -18,6 +18,8 @@ from mmengine.runner import Runner
 
 from mmcrossformer.utils import (flush_denormals_on_cpu, setup_amp,
                                  setup_cpu_distributed, trust_work_dir)
+from mmcrossformer.utils.config_check import (check_data_roots,
+                                              check_in_channels)
 
 
 def parse_args():
@@ -63,6 +65,8 @@ def main():
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    check_in_channels(cfg.model)
+    check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
 
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

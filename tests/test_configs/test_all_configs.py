@@ -120,7 +120,9 @@ def build(name):
 
 @pytest.mark.parametrize('name', ALL)
 def test_config_builds_and_computes_loss(name):
+    from mmcrossformer.utils.config_check import check_in_channels
     cfg, model = build(name)
+    check_in_channels(cfg.model)
     assert cfg.custom_imports.imports == ['mmcrossformer']
     assert 'data_root' in cfg
     params = sum(p.numel() for p in model.parameters()) / 1e6

@@ -884,6 +884,10 @@ class CrossFormer(BaseModule):
             finally:
                 self.init_cfg = cfg
             return
+        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
+            self._load_pretrained(cfg['checkpoint'], cfg.get('prefix'))
+            self._is_init = True
+            return
         if cfg is None:
             for m in self.modules():
                 if isinstance(m, nn.Linear):
@@ -893,6 +897,31 @@ class CrossFormer(BaseModule):
             self._is_init = True
             return
         super().init_weights()
+
+    def _load_pretrained(self, checkpoint: str, prefix: Optional[str]):
+        """Load ``init_cfg`` weights strictly (all keys, all shapes).
+
+        Raises:
+            ValueError: Listing missing / unexpected / wrong-shape keys, or
+                when no key starts with ``prefix``.
+        """
+        from mmengine.runner.checkpoint import _load_checkpoint
+
+        from mmcrossformer.utils.state_dict import load_state_dict_strict
+        ckpt = _load_checkpoint(checkpoint, map_location='cpu')
+        state = ckpt.get('state_dict', ckpt.get('model', ckpt))
+        if prefix:
+            prefix = prefix if prefix.endswith('.') else prefix + '.'
+            state = {
+                k[len(prefix):]: v
+                for k, v in state.items() if k.startswith(prefix)
+            }
+            if not state:
+                raise ValueError(f'no key of {checkpoint} starts with the '
+                                 f'prefix {prefix!r}')
+        MMLogger.get_current_instance().info(
+            f'CrossFormer: loading pretrained weights from {checkpoint}')
+        load_state_dict_strict(self, state, checkpoint)
 
     def train(self, mode: bool = True) -> 'CrossFormer':
         """Set train / eval mode, keeping frozen stages (and, with
@@ -921,12 +950,18 @@ class CrossFormer(BaseModule):
             normalised when ``final_norm``).
 
         Raises:
-            ValueError: If ``x`` is not 4-D with ``in_channels`` channels.
+            ValueError: If ``x`` is not 4-D with ``in_channels`` channels, or
+                H or W is smaller than the total stride (32).
         """
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f'CrossFormer expects images of shape (B, {self.in_channels}'
                 f', H, W), got {tuple(x.shape)}')
+        stride = self.patch_embed.stride * 2**(self.num_stages - 1)
+        if min(x.shape[2:]) < stride:
+            raise ValueError(
+                f'input of {x.shape[2]}x{x.shape[3]} pixels is smaller than '
+                f'the network\'s total stride {stride}')
         x = self.patch_embed(x.permute(0, 2, 3, 1))
         outs = []
         for i, stage in enumerate(self.stages):

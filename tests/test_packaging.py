@@ -1,0 +1,102 @@
+"""A built wheel carries configs/, tools/ and model-index.yml in .mim."""
+import os
+import os.path as osp
+import shutil
+import subprocess
+import sys
+import zipfile
+
+import pytest
+
+from conftest import REPO
+
+# top-level entries of the checkout left out of the copy
+IGNORED = ('.git', '.venv', 'build', 'dist', 'work_dirs', 'data', 'tests',
+           '.pytest_cache')
+
+
+def ignore(folder, names):
+    skip = {n for n in names if n == '__pycache__' or n.endswith('.egg-info')}
+    if osp.samefile(folder, REPO):
+        skip.update(n for n in names if n in IGNORED)
+    if osp.basename(folder) == 'mmcrossformer':
+        skip.add('.mim')
+    return skip
+
+
+def build_wheel(src, out):
+    """``pip wheel`` of a copy of the checkout (building rewrites
+    ``mmcrossformer/.mim``, so the checkout itself is left alone)."""
+    proc = subprocess.run(
+        [sys.executable, '-m', 'pip', 'wheel', '--no-deps',
+         '--no-build-isolation', '--disable-pip-version-check', '-q', '-w',
+         out, src],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    wheels = [f for f in os.listdir(out) if f.endswith('.whl')]
+    assert len(wheels) == 1, wheels
+    return osp.join(out, wheels[0])
+
+
+@pytest.fixture(scope='module')
+def built(tmp_path_factory):
+    """(copied source tree, wheel path), built once for this module."""
+    root = tmp_path_factory.mktemp('wheel')
+    src = str(root / 'src')
+    shutil.copytree(REPO, src, ignore=ignore, symlinks=True)
+    return src, build_wheel(src, str(root / 'wheels'))
+
+
+def test_wheel_contains_mim_files(built):
+    src, wheel = built
+    names = set(zipfile.ZipFile(wheel).namelist())
+    mim = 'mmcrossformer/.mim/'
+    assert mim + 'model-index.yml' in names
+    # every config, metafile and tool of the checkout is in the wheel
+    for top in ('configs', 'tools'):
+        for root, _, files in os.walk(osp.join(src, top)):
+            for name in files:
+                if name.endswith(('.py', '.yml', '.sh')):
+                    rel = osp.relpath(osp.join(root, name), src)
+                    assert mim + rel.replace(os.sep, '/') in names, rel
+    assert mim + 'configs/_base_/crossformer_in1k.py' in names
+    assert mim + 'configs/crossformer/metafile.yml' in names
+    assert mim + 'tools/train.py' in names
+    assert mim + 'tools/model_converters/crossformer_to_mmcf.py' in names
+    assert 'mmcrossformer/models/backbones/crossformer.py' in names
+    # copies, not links to the source tree
+    assert not any(n.startswith('tests/') for n in names)
+
+
+@pytest.mark.slow
+def test_mim_train_from_wheel(built, demo_imagenet, tmp_path):
+    """``mim train mmcrossformer CONFIG_NAME`` finds the config and
+    tools/train.py in the installed wheel's .mim and trains."""
+    _, wheel = built
+    site = str(tmp_path / 'site')
+    proc = subprocess.run(
+        [sys.executable, '-m', 'pip', 'install', '--no-deps', '-q',
+         '--disable-pip-version-check', '--target', site, wheel],
+        capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    # the wheel's copy shadows the editable checkout
+    env = dict(os.environ, PYTHONPATH=site, PYTHONUNBUFFERED='1')
+    work = str(tmp_path / 'work')
+    opts = [f'{part}.dataset.data_root={demo_imagenet}'
+            for part in ('train_dataloader', 'val_dataloader',
+                         'test_dataloader')]
+    proc = subprocess.run(
+        [sys.executable, '-m', 'mim', 'train', 'mmcrossformer',
+         'crossformerpp_s_in1k_demo.py', '--work-dir', work,
+         '--cfg-options', 'train_cfg.max_epochs=1',
+         'train_dataloader.batch_size=4', *opts],
+        cwd=str(tmp_path), env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, timeout=1200)
+    out = proc.stdout
+    assert proc.returncode == 0, out[-6000:]
+    packaged = osp.join(site, 'mmcrossformer', '.mim')
+    assert osp.join(packaged, 'configs', 'crossformerpp_s_in1k_demo.py') \
+        in out
+    assert osp.join(packaged, 'tools', 'train.py') in out
+    assert 'accuracy/top1' in out
+    assert osp.exists(osp.join(work, 'epoch_1.pth'))

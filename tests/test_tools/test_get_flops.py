@@ -1,0 +1,66 @@
+"""tools/analysis_tools/get_flops.py against the papers' classifier tables."""
+import os.path as osp
+import sys
+
+import pytest
+
+from conftest import CONFIGS, TOOLS, run_tool
+
+sys.path.insert(0, osp.join(TOOLS, 'analysis_tools'))
+import get_flops as tool  # noqa: E402
+
+# (config, params in M, GFLOPs at 224 x 224): CrossFormer (ICLR 2022) and
+# CrossFormer++ (TPAMI 2023) tables, as in cheerss/CrossFormer's README
+PAPER = [
+    ('crossformer_t_in1k.py', 27.8, 2.9),
+    ('crossformer_s_in1k.py', 30.7, 4.9),
+    ('crossformer_b_in1k.py', 52.0, 9.2),
+    ('crossformer_l_in1k.py', 92.0, 16.1),
+    ('crossformerpp_s_in1k.py', 23.3, 4.9),
+    ('crossformerpp_b_in1k.py', 52.0, 9.5),
+    ('crossformerpp_l_in1k.py', 92.0, 16.6),
+    ('crossformerpp_h_in1k.py', 96.0, 21.8),
+]
+
+
+@pytest.mark.parametrize('config,params,gflops', PAPER)
+def test_classifier_matches_paper(config, params, gflops):
+    result = tool.get_flops(osp.join(CONFIGS, config))
+    assert result['shape'] == (224, 224)
+    assert result['params'] / 1e6 == pytest.approx(params, abs=0.1)
+    # the attention matmuls run in SDPA, counted by the tool's own handle
+    assert result['sdpa_flops'] > 0
+    assert 'scaled_dot_product_attention' not in ' '.join(
+        result['unsupported'])
+    measured = result['flops'] / 1e9
+    print(f'{config}: {result["params"] / 1e6:.2f} M (paper {params}), '
+          f'{measured:.2f} GFLOPs (paper {gflops})')
+    assert measured == pytest.approx(gflops, rel=0.05)
+
+
+def test_sdpa_handle_counts_both_matmuls():
+    import torch
+    import torch.nn.functional as F
+    from mmengine.analysis import FlopAnalyzer
+
+    class Attend(torch.nn.Module):
+
+        def forward(self, q, k, v):
+            return F.scaled_dot_product_attention(q, k, v)
+
+    q = torch.randn(2, 3, 5, 8)
+    k = torch.randn(2, 3, 7, 8)
+    v = torch.randn(2, 3, 7, 4)
+    analyzer = FlopAnalyzer(Attend(), (q, k, v))
+    analyzer.set_op_handle('aten::scaled_dot_product_attention',
+                           tool.sdpa_flop_jit)
+    assert analyzer.total() == 2 * 3 * 5 * 7 * (8 + 4)
+
+
+def test_script_prints_params_and_flops():
+    out = run_tool('analysis_tools/get_flops.py',
+                   osp.join(CONFIGS, 'crossformer_t_in1k.py'), '--shape',
+                   '112')
+    assert 'Input shape: 3 x 112 x 112' in out
+    assert 'Params: 27.8' in out
+    assert 'FLOPs:' in out and 'attention matmuls' in out
