@@ -366,6 +366,51 @@ class LSDAttention(BaseModule):
         interval = self.interval if self.mode == 'lda' else 1
         return self.group_size, self.group_size, interval
 
+    def token_groups(self, height: int, width: int) -> torch.Tensor:
+        """Group index and in-group position of every token of a map.
+
+        Returns:
+            Tensor: Long tensor (2, height, width): ``[0]`` the group each
+            token belongs to, ``[1]`` its row-major position in that group,
+            in the order :meth:`forward` and :meth:`attention_weights` use.
+        """
+        gh, gw, it = self.group_shape(height, width)
+        ys = torch.arange(height)[:, None].expand(height, width)
+        xs = torch.arange(width)[None, :].expand(height, width)
+        rw_count = -(-width // (gw * it))
+        group = (((ys // (gh * it)) * rw_count + xs // (gw * it)) * it +
+                 ys % it) * it + xs % it
+        pos = ((ys % (gh * it)) // it) * gw + (xs % (gw * it)) // it
+        return torch.stack([group, pos])
+
+    def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
+        """Softmax attention weights, for analysis (the forward pass never
+        forms them).
+
+        Args:
+            x (Tensor): Normalised tokens (B, H, W, C), the input of
+                :meth:`forward`.
+
+        Returns:
+            Tensor: (B, num_groups, num_heads, N, N), rows are queries.
+        """
+        b, h, w, c = x.shape
+        gh, gw, it = self.group_shape(h, w)
+        pad_h, pad_w = (-h) % (gh * it), (-w) % (gw * it)
+        rh, rw = (h + pad_h) // (gh * it), (w + pad_w) // (gw * it)
+        heads, d = self.num_heads, c // self.num_heads
+        qkv = F.pad(self.qkv(x), (0, 0, 0, pad_w, 0, pad_h))
+        qkv = qkv.view(b, rh, gh, it, rw, gw, it, 3, heads, d)
+        qkv = qkv.permute(7, 0, 1, 4, 3, 6, 8, 2, 5, 9)
+        q, k, _ = qkv.reshape(3, b, -1, heads, gh * gw, d).unbind(0)
+        bias = self.dpb(gh, gw)
+        if pad_h or pad_w:
+            pad = padding_key_mask(h, w, gh, gw, it, x.device)
+            bias = bias.unsqueeze(0).masked_fill(pad[:, None, None, :],
+                                                 PAD_MASK_VALUE)
+        scale = self.scale or d**-0.5
+        return ((q @ k.transpose(-1, -2)) * scale + bias).softmax(-1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """Attend within groups: (B, H, W, C) -> (B, H, W, C)."""
         b, h, w, c = x.shape

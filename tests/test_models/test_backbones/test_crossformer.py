@@ -304,3 +304,28 @@ def test_final_norm_only_on_last_stage():
     assert outs[0].permute(0, 2, 3, 1).mean(-1).abs().max() > 1e-3
     assert 'norm.weight' in model.state_dict()
     assert 'norm.weight' not in tiny().state_dict()
+
+
+@pytest.mark.parametrize('mode', ['sda', 'lda'])
+def test_attention_weights_match_forward(mode):
+    """The analysis path (explicit weights) reproduces forward()."""
+    torch.manual_seed(0)
+    attn = LSDAttention(16, 2, group_size=3, interval=2, mode=mode).eval()
+    x = torch.randn(1, 7, 10, 16)
+    weights = attn.attention_weights(x)  # B, groups, heads, N, N
+    groups = attn.token_groups(7, 10)
+    assert weights.shape[-1] == 9 and torch.allclose(
+        weights.sum(-1), torch.ones(()))
+    # rebuild the output of one token from the weights
+    y, x0 = 5, 8
+    g, p = groups[:, y, x0].tolist()
+    v = attn.qkv(x)[..., 32:].reshape(1, 7, 10, 2, 8)
+    out = torch.zeros(2, 8)
+    for yy in range(7):
+        for xx in range(10):
+            if groups[0, yy, xx] == g:
+                out += weights[0, g, :, p, groups[1, yy, xx], None] * \
+                    v[0, yy, xx]
+    expected = attn.proj(out.reshape(16))
+    torch.testing.assert_close(attn(x)[0, y, x0], expected, atol=1e-5,
+                               rtol=1e-5)
