@@ -33,3 +33,28 @@ def test_every_arch_finite_under_bf16_autocast(arch):
             outs = model(torch.rand(1, 3, *size))
             assert all(torch.isfinite(o.float()).all() for o in outs)
             assert outs[0].dtype == torch.bfloat16
+
+
+def test_fp32_mmcv_ops_inside_autocast_only():
+    import sys
+
+    import mmcv.ops
+    from mmcrossformer.engine.optim_wrapper import fp32_mmcv_ops
+    boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 11., 11.],
+                          [50., 50., 60., 60.]]).bfloat16()
+    scores = torch.tensor([0.9, 0.8, 0.7]).bfloat16()
+    nms_mod = sys.modules['mmcv.ops.nms']
+    original = nms_mod.nms
+    with pytest.raises(RuntimeError, match='Float'):
+        mmcv.ops.batched_nms(boxes, scores, torch.zeros(3),
+                             dict(type='nms', iou_threshold=0.5))
+    with fp32_mmcv_ops():
+        dets, keep = mmcv.ops.batched_nms(
+            boxes, scores, torch.zeros(3), dict(type='nms',
+                                                iou_threshold=0.5))
+        feats = torch.rand(1, 4, 16, 16).bfloat16()
+        rois = torch.tensor([[0., 1., 1., 9., 9.]]).bfloat16()
+        pooled = mmcv.ops.RoIAlign((2, 2), 1.0)(feats, rois)
+    assert keep.tolist() == [0, 2] and dets.dtype == torch.bfloat16
+    assert pooled.shape == (1, 4, 2, 2) and pooled.dtype == torch.bfloat16
+    assert nms_mod.nms is original

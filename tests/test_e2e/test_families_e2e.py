@@ -9,8 +9,10 @@ from test_detection_e2e import data_options
 
 
 def _train_and_test(config, work, train_opts, test_opts):
-    out = run_tool('train.py', config, '--work-dir', work, '--cfg-options',
-                   *train_opts)
+    # --amp: bf16 autocast on CPU (fp16 + loss scaling on CUDA)
+    out = run_tool('train.py', config, '--amp', '--work-dir', work,
+                   '--cfg-options', *train_opts)
+    assert 'CPUAutocastOptimWrapper' in out or 'AmpOptimWrapper' in out
     ckpt = open(osp.join(work, 'last_checkpoint')).read().strip()
     assert osp.isfile(ckpt)
     test = run_tool('test.py', config, ckpt, '--work-dir', work + '_test',
