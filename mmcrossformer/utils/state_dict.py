@@ -39,14 +39,18 @@ def load_state_dict_strict(module: nn.Module, state_dict: Dict[str,
                            source: str) -> None:
     """Load ``state_dict`` into ``module``, all keys and shapes matching.
 
+    The module's own load hooks run first (e.g. CrossViT resizes position
+    embeddings of another grid), so only what they cannot adapt fails.
+
     Raises:
         ValueError: Naming ``source`` and listing the missing, unexpected and
             wrong-shape keys, e.g. for a checkpoint of another arch or task.
     """
-    report = mismatch_report(module, state_dict)
-    if report:
+    try:
+        module.load_state_dict(state_dict, strict=True)
+    except RuntimeError as err:
+        report = mismatch_report(module, state_dict) or str(err)
         raise ValueError(
             f'{source} does not fit {type(module).__name__}: {report}. Is it '
             f'a checkpoint of another arch or task? Convert official '
-            f'releases with tools/model_converters first.')
-    module.load_state_dict(state_dict, strict=True)
+            f'releases with tools/model_converters first.') from err

@@ -22,7 +22,6 @@ The building blocks carry the papers' names:
 All blocks work on channels-last tokens ``(B, H, W, C)``; the backbone returns
 channels-first feature maps ``(B, C, H, W)``.
 """
-import copy
 import math
 from functools import lru_cache
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -35,12 +34,10 @@ import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks.drop import DropPath
 from mmcv.cnn.bricks.transformer import FFN
-from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
-from mmengine.model.weight_init import constant_init, trunc_normal_init
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmcrossformer.registry import MODELS
+from .base_backbone import ArchBackbone
 
 # Additive mask value for padded keys. Finite, so that a group made only of
 # padding (possible with LDA) gives a uniform softmax instead of NaN; its
@@ -626,7 +623,7 @@ def _stage_list(value, num_stages: int, name: str) -> list:
 
 
 @MODELS.register_module()
-class CrossFormer(BaseModule):
+class CrossFormer(ArchBackbone):
     """CrossFormer / CrossFormer++ backbone.
 
     One class for both papers, chosen by ``arch``. The network has a CEL stem
@@ -788,7 +785,8 @@ class CrossFormer(BaseModule):
         self.group_sizes = block_group_sizes
         self.intervals = intervals
         self.out_channels = tuple(dims)
-        self.out_indices = self._check_out_indices(out_indices)
+        self.out_indices = self._normalize_indices(out_indices, num_stages,
+                                                   'stages')
         if not -1 <= frozen_stages <= num_stages:
             raise ValueError(f'frozen_stages must be in [-1, {num_stages}], '
                              f'got {frozen_stages}')
@@ -850,26 +848,7 @@ class CrossFormer(BaseModule):
     # construction helpers
     @classmethod
     def _resolve_arch(cls, arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            key = arch.lower()
-            if key not in cls.arch_zoo:
-                raise ValueError(
-                    f'Unknown CrossFormer arch {arch!r}; valid names are '
-                    f'{sorted(cls.arch_zoo)} or a dict with keys '
-                    f'{list(cls.arch_required_keys)}')
-            arch = cls.arch_zoo[key]
-        elif not isinstance(arch, dict):
-            raise TypeError(f'arch must be a str or dict, got {type(arch)}')
-        missing = [k for k in cls.arch_required_keys if k not in arch]
-        if missing:
-            raise ValueError(f'Custom CrossFormer arch misses the keys '
-                             f'{missing}; it has {sorted(arch)}')
-        unknown = set(arch) - set(cls.arch_required_keys) - set(
-            cls.arch_defaults)
-        if unknown:
-            raise ValueError(f'Custom CrossFormer arch has unknown keys '
-                             f'{sorted(unknown)}')
-        arch = {**copy.deepcopy(cls.arch_defaults), **copy.deepcopy(arch)}
+        arch = cls._lookup_arch(arch)
         depths = list(arch['depths'])
         if not depths or any(int(d) != d or d < 1 for d in depths):
             raise ValueError(f'depths must be positive ints, got {depths}')
@@ -881,19 +860,6 @@ class CrossFormer(BaseModule):
                                  f'divide its {dims} channels')
         arch['depths'] = depths
         return arch
-
-    def _check_out_indices(self, out_indices) -> Tuple[int, ...]:
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        result = []
-        for index in out_indices:
-            if not -self.num_stages <= index < self.num_stages:
-                raise ValueError(
-                    f'out_indices entry {index} is out of range for '
-                    f'{self.num_stages} stages (valid: '
-                    f'{-self.num_stages}..{self.num_stages - 1})')
-            result.append(index % self.num_stages)
-        return tuple(sorted(set(result)))
 
     def _freeze_stages(self):
         frozen = []
@@ -908,77 +874,6 @@ class CrossFormer(BaseModule):
                 param.requires_grad = False
 
     # ------------------------------------------------------------------
-    def init_weights(self):
-        """Pretrained weights from ``init_cfg``, else the default init.
-
-        ``init_cfg=dict(type='Pretrained', checkpoint=None)`` is treated as
-        "no pretrained weights" and logged, so configs can expose the path as
-        a variable that users fill in.
-        """
-        logger = MMLogger.get_current_instance()
-        cfg = self.init_cfg
-        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained' \
-                and not cfg.get('checkpoint'):
-            logger.warning(
-                'CrossFormer: no pretrained checkpoint given '
-                '(init_cfg.checkpoint is empty); training from scratch with '
-                'the default trunc-normal initialisation.')
-            self.init_cfg = None
-            try:
-                self.init_weights()
-            finally:
-                self.init_cfg = cfg
-            return
-        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
-            self._load_pretrained(cfg['checkpoint'], cfg.get('prefix'))
-            self._is_init = True
-            return
-        if cfg is None:
-            for m in self.modules():
-                if isinstance(m, nn.Linear):
-                    trunc_normal_init(m, std=.02, bias=0.)
-                elif isinstance(m, (nn.LayerNorm, _BatchNorm, nn.GroupNorm)):
-                    constant_init(m, val=1.0, bias=0.)
-            self._is_init = True
-            return
-        super().init_weights()
-
-    def _load_pretrained(self, checkpoint: str, prefix: Optional[str]):
-        """Load ``init_cfg`` weights strictly (all keys, all shapes).
-
-        Raises:
-            ValueError: Listing missing / unexpected / wrong-shape keys, or
-                when no key starts with ``prefix``.
-        """
-        from mmengine.runner.checkpoint import _load_checkpoint
-
-        from mmcrossformer.utils.state_dict import load_state_dict_strict
-        ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-        state = ckpt.get('state_dict', ckpt.get('model', ckpt))
-        if prefix:
-            prefix = prefix if prefix.endswith('.') else prefix + '.'
-            state = {
-                k[len(prefix):]: v
-                for k, v in state.items() if k.startswith(prefix)
-            }
-            if not state:
-                raise ValueError(f'no key of {checkpoint} starts with the '
-                                 f'prefix {prefix!r}')
-        MMLogger.get_current_instance().info(
-            f'CrossFormer: loading pretrained weights from {checkpoint}')
-        load_state_dict_strict(self, state, checkpoint)
-
-    def train(self, mode: bool = True) -> 'CrossFormer':
-        """Set train / eval mode, keeping frozen stages (and, with
-        ``norm_eval``, BatchNorms) in eval mode. Returns ``self``."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
-
     def no_weight_decay_keywords(self) -> set:
         """Parameter-name keywords usually excluded from weight decay."""
         return {'dpb'}

@@ -30,7 +30,6 @@ The building blocks carry the paper's names:
 
 Tokens are ``(B, 1 + h * w, C)`` sequences, the CLS token first.
 """
-import copy
 import math
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -44,10 +43,9 @@ from mmcv.cnn.bricks.drop import DropPath
 from mmcv.cnn.bricks.transformer import FFN
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
-from mmengine.model.weight_init import constant_init, trunc_normal_init
-from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmcrossformer.registry import MODELS
+from .base_backbone import ArchBackbone
 
 
 def resize_pos_embed(pos_embed: torch.Tensor,
@@ -440,7 +438,7 @@ class MultiScaleEncoder(BaseModule):
 
 
 @MODELS.register_module()
-class CrossViT(BaseModule):
+class CrossViT(ArchBackbone):
     """CrossViT backbone: two ViT branches fused by cross-attention.
 
     The architectures of Table 1 (``K = 3``, ``N = 1``, ``L = 1``); names and
@@ -615,7 +613,9 @@ class CrossViT(BaseModule):
             raise ValueError(f'out_type must be one of {self.OUT_TYPES}, '
                              f'got {out_type!r}')
         self.out_type = out_type
-        self.out_indices = self._check_out_indices(out_indices)
+        self.out_indices = self._normalize_indices(out_indices,
+                                                   self.num_encoders,
+                                                   'encoders')
         if not -1 <= frozen_stages <= self.num_encoders:
             raise ValueError(f'frozen_stages must be in [-1, '
                              f'{self.num_encoders}], got {frozen_stages}')
@@ -661,26 +661,7 @@ class CrossViT(BaseModule):
     # construction helpers
     @classmethod
     def _resolve_arch(cls, arch: Union[str, dict]) -> dict:
-        if isinstance(arch, str):
-            key = arch.lower()
-            if key not in cls.arch_zoo:
-                raise ValueError(
-                    f'Unknown CrossViT arch {arch!r}; valid names are '
-                    f'{sorted(cls.arch_zoo)} or a dict with keys '
-                    f'{list(cls.arch_required_keys)}')
-            arch = cls.arch_zoo[key]
-        elif not isinstance(arch, dict):
-            raise TypeError(f'arch must be a str or dict, got {type(arch)}')
-        missing = [k for k in cls.arch_required_keys if k not in arch]
-        if missing:
-            raise ValueError(f'Custom CrossViT arch misses the keys '
-                             f'{missing}; it has {sorted(arch)}')
-        unknown = set(arch) - set(cls.arch_required_keys) - set(
-            cls.arch_defaults)
-        if unknown:
-            raise ValueError(f'Custom CrossViT arch has unknown keys '
-                             f'{sorted(unknown)}')
-        arch = {**copy.deepcopy(cls.arch_defaults), **copy.deepcopy(arch)}
+        arch = cls._lookup_arch(arch)
         n = len(arch['embed_dims'])
         if n < 2:
             raise ValueError(f'CrossViT needs at least two branches, got '
@@ -706,19 +687,6 @@ class CrossViT(BaseModule):
         # the fusion of branch i attends in branch i + 1's width and heads
         return arch
 
-    def _check_out_indices(self, out_indices) -> Tuple[int, ...]:
-        if isinstance(out_indices, int):
-            out_indices = [out_indices]
-        k = self.num_encoders
-        result = []
-        for index in out_indices:
-            if not -k <= index < k:
-                raise ValueError(
-                    f'out_indices entry {index} is out of range for {k} '
-                    f'encoders (valid: {-k}..{k - 1})')
-            result.append(index % k)
-        return tuple(sorted(set(result)))
-
     def _freeze_stages(self):
         if self.frozen_stages < 0:
             return
@@ -734,38 +702,12 @@ class CrossViT(BaseModule):
                 param.requires_grad = False
 
     # ------------------------------------------------------------------
-    def init_weights(self):
-        """Pretrained weights from ``init_cfg``, else the default init.
-
-        ``init_cfg=dict(type='Pretrained', checkpoint=None)`` is treated as
-        "no pretrained weights" and logged, so configs can expose the path as
-        a variable that users fill in.
-        """
-        logger = MMLogger.get_current_instance()
-        cfg = self.init_cfg
-        if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained' \
-                and not cfg.get('checkpoint'):
-            logger.warning(
-                'CrossViT: no pretrained checkpoint given '
-                '(init_cfg.checkpoint is empty); training from scratch with '
-                'the default trunc-normal initialisation.')
-            self.init_cfg = None
-            try:
-                self.init_weights()
-            finally:
-                self.init_cfg = cfg
-            return
-        if cfg is None:
-            for m in self.modules():
-                if isinstance(m, nn.Linear):
-                    trunc_normal_init(m, std=.02, bias=0.)
-                elif isinstance(m, (nn.LayerNorm, _BatchNorm, nn.GroupNorm)):
-                    constant_init(m, val=1.0, bias=0.)
-            for param in [*self.cls_tokens, *self.pos_embeds]:
-                nn.init.trunc_normal_(param, std=.02)
-            self._is_init = True
-            return
-        super().init_weights()
+    def _default_init(self):
+        """Linear layers and norms as the base class; CLS tokens and
+        position embeddings trunc-normal(0.02)."""
+        super()._default_init()
+        for param in [*self.cls_tokens, *self.pos_embeds]:
+            nn.init.trunc_normal_(param, std=.02)
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata,
                               strict, missing_keys, unexpected_keys,
@@ -789,17 +731,6 @@ class CrossViT(BaseModule):
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       strict, missing_keys, unexpected_keys,
                                       error_msgs)
-
-    def train(self, mode: bool = True) -> 'CrossViT':
-        """Set train / eval mode, keeping frozen parts (and, with
-        ``norm_eval``, BatchNorms) in eval mode. Returns ``self``."""
-        super().train(mode)
-        self._freeze_stages()
-        if mode and self.norm_eval:
-            for m in self.modules():
-                if isinstance(m, _BatchNorm):
-                    m.eval()
-        return self
 
     def no_weight_decay(self) -> set:
         """Names of the CLS tokens and position embeddings."""
