@@ -25,6 +25,14 @@ def parse_args():
     parser.add_argument(
         '--out', help='dump the raw predictions to this pickle file')
     parser.add_argument(
+        '--show-dir',
+        help='write a visualisation of every evaluated image to this folder '
+        '(mmengine visualisation hooks of mmdet / mmseg / mmpretrain)')
+    parser.add_argument(
+        '--show', action='store_true', help='show the visualisations')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='seconds per shown image')
+    parser.add_argument(
         '--tta',
         action='store_true',
         help='test-time augmentation with the config\'s tta_pipeline and '
@@ -47,6 +55,30 @@ def parse_args():
     return args
 
 
+def enable_visualization(cfg, show: bool, show_dir: str, wait_time: float):
+    """Switch on the config's visualisation hook for every test image."""
+    hooks = cfg.default_hooks
+    if 'visualization' not in hooks:
+        raise RuntimeError('--show / --show-dir need a visualization hook in '
+                           'default_hooks of the config')
+    hook = hooks.visualization
+    hook.interval = 1
+    hook.show = show
+    hook.wait_time = wait_time
+    show_dir = osp.abspath(show_dir) if show_dir else None
+    scope = cfg.get('default_scope')
+    if scope == 'mmpretrain':
+        hook.enable = True
+        if show_dir:
+            hook.out_dir = show_dir
+    else:
+        hook.draw = True
+        if show_dir and scope == 'mmdet':
+            hook.test_out_dir = show_dir  # absolute: not under work_dir
+        elif show_dir:
+            cfg.visualizer.save_dir = show_dir
+
+
 def main():
     args = parse_args()
     flush_denormals_on_cpu()
@@ -67,6 +99,9 @@ def main():
                                 osp.splitext(osp.basename(args.config))[0])
     trust_work_dir(cfg.work_dir)
     cfg.load_from = args.checkpoint
+
+    if args.show or args.show_dir:
+        enable_visualization(cfg, args.show, args.show_dir, args.wait_time)
 
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:

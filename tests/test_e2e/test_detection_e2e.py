@@ -1,5 +1,6 @@
 """End to end: tools/train.py then tools/test.py with mmdet's CocoMetric."""
 import glob
+import json
 import os.path as osp
 import re
 
@@ -46,6 +47,29 @@ def test_train_then_test_retinanet(demo_coco, tmp_path):
     assert 'Average Precision  (AP) @[ IoU=0.50:0.95 | area=   all' in out
     m = re.search(r'coco/bbox_mAP: (-?[0-9.]+)', out)
     assert m and 0.0 <= float(m.group(1)) <= 1.0, out[-3000:]
+
+    # --show-dir: one visualisation per evaluated image (4 val images)
+    show = tmp_path / 'show'
+    run_tool('test.py', DEMO, ckpts[0], '--work-dir', test_dir, '--show-dir',
+             str(show), '--cfg-options', KEEP_ALL_BOXES,
+             *data_options(demo_coco))
+    written = [f for f in glob.glob(str(show / '**' / '*'), recursive=True)
+               if f.endswith(('.jpg', '.png'))]
+    assert len(written) == 4, written
+
+    # tools/image_demo.py with the trained checkpoint
+    img = sorted(glob.glob(osp.join(demo_coco, 'val2017', '*.jpg')))[0]
+    out_dir = tmp_path / 'demo'
+    run_tool('image_demo.py', img, DEMO, '--weights', ckpts[0], '--out-dir',
+             str(out_dir), '--score-thr', '0.0')
+    name = osp.splitext(osp.basename(img))[0]
+    assert osp.getsize(out_dir / f'{name}_vis.png') > 1000
+    pred = json.load(open(out_dir / f'{name}.json'))
+    n = len(pred['boxes'])
+    assert n > 0 and len(pred['scores']) == len(pred['labels']) == n
+    assert all(len(b) == 4 and b[0] <= b[2] and b[1] <= b[3]
+               for b in pred['boxes'])
+    assert all(isinstance(c, str) for c in pred['classes'])
 
 
 def test_resume_gives_identical_weights(demo_coco, tmp_path):

@@ -1,11 +1,25 @@
 """End to end per task family on the embedded data: tools/train.py for a few
 iterations, then tools/test.py with the family's real metric."""
 import glob
+import json
 import os.path as osp
 import re
+import subprocess
+import sys
 
-from conftest import CONFIGS, run_tool
+import numpy as np
+from PIL import Image
+
+from conftest import CONFIGS, TOOLS, run_tool
 from test_detection_e2e import data_options
+
+
+def _image_demo(img, config, ckpt, out_dir):
+    run_tool('image_demo.py', img, config, '--weights', ckpt, '--out-dir',
+             out_dir)
+    name = osp.splitext(osp.basename(img))[0]
+    assert osp.getsize(osp.join(out_dir, f'{name}_vis.png')) > 1000
+    return json.load(open(osp.join(out_dir, f'{name}.json')))
 
 
 def _train_and_test(config, work, train_opts, test_opts):
@@ -17,7 +31,7 @@ def _train_and_test(config, work, train_opts, test_opts):
     assert osp.isfile(ckpt)
     test = run_tool('test.py', config, ckpt, '--work-dir', work + '_test',
                     '--cfg-options', *test_opts)
-    return out, test
+    return out, test, ckpt
 
 
 def _metric(name, text):
@@ -31,7 +45,7 @@ def test_mask_rcnn_bbox_and_segm(demo_coco, tmp_path):
     # one epoch from scratch scores below the default 0.05 threshold, and
     # CocoMetric returns nothing for an empty result set
     opts = [*data_options(demo_coco), 'model.test_cfg.rcnn.score_thr=0.0']
-    _, test = _train_and_test(
+    _, test, _ = _train_and_test(
         config, str(tmp_path / 'work'),
         ['train_cfg.max_epochs=1', 'train_dataloader.batch_size=2', *opts],
         opts)
@@ -47,7 +61,7 @@ def test_upernet_miou(demo_ade20k, tmp_path):
         f'val_dataloader.dataset.data_root={demo_ade20k}',
         f'test_dataloader.dataset.data_root={demo_ade20k}'
     ]
-    train, test = _train_and_test(
+    train, test, ckpt = _train_and_test(
         config, str(tmp_path / 'work'),
         ['train_cfg.max_iters=4', 'train_cfg.val_interval=4',
          'train_dataloader.batch_size=2', 'default_hooks.logger.interval=1',
@@ -57,6 +71,17 @@ def test_upernet_miou(demo_ade20k, tmp_path):
     miou = _metric('mIoU', test)
     assert 0.0 <= miou <= 100.0
     assert re.search(r'\|\s+painting\s+\|', test)  # mmseg per-class table
+    show = tmp_path / 'show'
+    run_tool('test.py', config, ckpt, '--work-dir', str(tmp_path / 'w2'),
+             '--show-dir', str(show), '--cfg-options', *opts)
+    written = [f for f in glob.glob(str(show / '**' / '*'), recursive=True)
+               if f.endswith(('.jpg', '.png'))]
+    assert len(written) == 4, written  # one per validation image
+    img = sorted(glob.glob(osp.join(demo_ade20k, 'images/validation/*')))[0]
+    pred = _image_demo(img, config, ckpt, str(tmp_path / 'demo'))
+    label = np.array(Image.open(tmp_path / 'demo' / pred['label_map']))
+    assert label.shape == (pred['height'], pred['width']) == (80, 96)
+    assert abs(sum(pred['classes'].values()) - 1) < 1e-3
 
 
 def test_classifier_accuracy(demo_imagenet, tmp_path):
@@ -66,9 +91,26 @@ def test_classifier_accuracy(demo_imagenet, tmp_path):
         f'val_dataloader.dataset.data_root={demo_imagenet}',
         f'test_dataloader.dataset.data_root={demo_imagenet}'
     ]
-    _, test = _train_and_test(
+    _, test, ckpt = _train_and_test(
         config, str(tmp_path / 'work'),
         ['train_cfg.max_epochs=1', 'train_dataloader.batch_size=4', *opts],
         opts)
     top1 = _metric('accuracy/top1', test)
     assert 0.0 <= top1 <= 100.0
+    img = sorted(glob.glob(osp.join(demo_imagenet, 'val', '*.JPEG')))[0]
+    pred = _image_demo(img, config, ckpt, str(tmp_path / 'demo'))
+    scores = [t['score'] for t in pred['topk']]
+    assert len(scores) == 5 and scores == sorted(scores, reverse=True)
+    assert all(isinstance(t['class'], str) for t in pred['topk'])
+    # errors: missing image; weights of another model
+    for args, message in [
+        (['nowhere.jpg', config], 'nowhere.jpg does not exist'),
+        ([img, osp.join(CONFIGS, 'crossformer_t_in1k.py'), '--weights', ckpt],
+         'does not fit the model'),
+    ]:
+        proc = subprocess.run(
+            [sys.executable, osp.join(TOOLS, 'image_demo.py'), *args,
+             '--out-dir', str(tmp_path / 'bad')],
+            capture_output=True, text=True, timeout=300)
+        assert proc.returncode != 0 and message in proc.stderr, \
+            proc.stderr[-2000:]
