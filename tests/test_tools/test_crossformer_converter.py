@@ -96,6 +96,9 @@ def test_rename_rules():
     assert converter.rename_key('layers.1.blocks.0.norm1.weight',
                                 'backbone') == \
         'backbone.stages.1.blocks.0.norm1.weight'
+    for key in ('norm.weight', 'head.bias', 'backbone.norm.bias',
+                'neck.fpn_convs.0.conv.weight'):
+        assert converter.rename_key(key, 'backbone') is None
     # unknown keys are kept for the strict load to report
     assert list(converter.convert({'foo.bar': torch.zeros(1)})) == \
         ['backbone.foo.bar']
@@ -145,12 +148,21 @@ def test_dense_checkpoints_load_strictly(task, config):
         assert converted[key] is value
 
 
-def test_backbone_only_file_initialises_dense_backbone(tmp_path):
+def test_backbone_task_initialises_dense_backbone(tmp_path):
     from mmcrossformer.models.backbones.crossformer import CrossFormer
-    state = official_state(backbone_only=True)
-    assert converter.detect_task(state) == 'backbone'
+    assert converter.detect_task(
+        official_state(backbone_only=True)) == 'backbone'
+    # a classification file: the final norm and the head are dropped
+    state = official_state()
     converted = converter.convert(state, 'backbone')
+    assert len(converted) == len(state) - 4
     assert all(k.startswith('backbone.') for k in converted)
+    assert 'backbone.norm.weight' not in converted
+    # a detector file gives the same backbone
+    det = OrderedDict(('backbone.' + k, v) for k, v in state.items()
+                      if not k.startswith(('norm.', 'head.')))
+    det['neck.fpn_convs.0.conv.weight'] = torch.zeros(1)
+    assert list(converter.convert(det, 'backbone')) == list(converted)
     path = str(tmp_path / 'backbone.pth')
     torch.save(dict(state_dict=converted), path)
     backbone = CrossFormer(
@@ -164,6 +176,13 @@ def test_backbone_only_file_initialises_dense_backbone(tmp_path):
     assert set(own) == {k[len('backbone.'):] for k in converted}
     for key, value in own.items():
         assert torch.equal(value, converted['backbone.' + key]), key
+    # and the script checks it against the dense backbone
+    src = str(tmp_path / 'cls.pth')
+    torch.save(dict(model=state), src)
+    out = run_tool(SCRIPT, src, path, '--task', 'backbone')
+    assert 'norm.weight (dropped: not part of a dense backbone)' in out
+    assert 'head.bias (dropped: not part of a dense backbone)' in out
+    assert 'loaded strictly' in out
 
 
 def test_script_converts_and_rejects_mismatch(tmp_path):

@@ -14,10 +14,13 @@ Sources (https://github.com/cheerss/CrossFormer):
   ``backbone.*`` plus neck / head keys. The backbone keys are renamed; the
   neck and head keys of RetinaNet, Mask R-CNN, Semantic FPN and UPerNet kept
   their names in mmdet 3.x / mmseg 1.x, so they pass through unchanged.
-* A bare backbone state dict (the keys above without a wrapper and without
-  ``head.*``): converted to ``backbone.*`` keys, to be loaded by a dense
-  config with ``init_cfg=dict(type='Pretrained', checkpoint=DST,
-  prefix='backbone.')``.
+* ``--task backbone``: the backbone of any of the above (or of a bare state
+  dict) for dense configs, i.e. ``backbone.*`` keys without the classifier's
+  final ``norm`` and ``head`` (dense backbones have neither, and pretrained
+  weights load strictly), to be loaded with ``init_cfg=dict(
+  type='Pretrained', checkpoint=DST, prefix='backbone.')`` (the ``pretrained``
+  variable of the dense configs). A bare state dict without ``head.*`` is
+  taken for this task by default.
 
 Renaming (official -> ours): ``layers.{i}.blocks.{j}`` -> ``stages.{i}.
 blocks.{j}``; ``layers.{i}.downsample.reductions.{k}`` / ``.norm`` (the
@@ -107,7 +110,8 @@ def rename_key(key: str, task: str) -> Optional[str]:
         key (str): Official key (a leading ``module.`` is ignored).
         task (str): ``'cls'`` (classification state dict), ``'det'`` /
             ``'seg'`` (mmdet 2.x / mmseg 0.x state dict) or ``'backbone'``
-            (bare backbone state dict).
+            (the backbone of any of them for dense configs: the final
+            ``norm``, ``head`` and non-backbone keys are dropped).
     """
     if task not in TASKS:
         raise ValueError(f'task must be one of {TASKS}, got {task!r}')
@@ -121,6 +125,10 @@ def rename_key(key: str, task: str) -> Optional[str]:
     if task == 'backbone':
         if key.startswith('backbone.'):
             key = key[len('backbone.'):]
+        elif key.startswith(_DENSE_PREFIXES):
+            return None
+        if key.startswith(('norm.', 'head.')):
+            return None
         new = rename_backbone_key(key)
         return None if new is None else 'backbone.' + new
     if key.startswith('backbone.'):
@@ -143,7 +151,7 @@ def convert(state_dict: Dict[str, torch.Tensor],
         OrderedDict: ``'cls'``: the state dict of an mmpretrain
         ``ImageClassifier`` (``backbone.*``, ``head.fc.*``); ``'det'`` /
         ``'seg'``: of an mmdet 3.x detector / mmseg 1.x segmentor;
-        ``'backbone'``: ``backbone.*`` only.
+        ``'backbone'``: ``backbone.*`` without the final norm.
     """
     out = OrderedDict()
     for key, value in state_dict.items():
@@ -256,14 +264,11 @@ def config_name(task: str, arch: str, state_dict: dict) -> Optional[str]:
     return path if osp.exists(path) else None
 
 
-def build_model(config: str,
-                task: str,
-                final_norm: Optional[bool] = None) -> torch.nn.Module:
+def build_model(config: str, task: str) -> torch.nn.Module:
     """The model of a config, without pretrained initialisation.
 
-    For the ``'backbone'`` task only its backbone, wrapped so that its keys
-    are ``backbone.*``; ``final_norm`` (if not None) overrides the
-    backbone's setting."""
+    For the ``'backbone'`` task only its backbone as dense configs build it
+    (``final_norm=False``), wrapped so that its keys are ``backbone.*``."""
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
     cfg = Config.fromfile(config)
@@ -276,9 +281,8 @@ def build_model(config: str,
     model_cfg = cfg.model
     model_cfg.backbone.pop('init_cfg', None)
     model_cfg.pop('pretrained', None)
-    if final_norm is not None:
-        model_cfg.backbone.final_norm = final_norm
     if task == 'backbone':
+        model_cfg.backbone.final_norm = False
         wrapper = torch.nn.Module()
         wrapper.backbone = MODELS.build(model_cfg.backbone)
         return wrapper
@@ -359,7 +363,9 @@ def main(argv=None):
         new = rename_key(key, task)
         if new is None:
             dropped += 1
-            print(f'{key} (dropped: recomputed buffer)')
+            why = 'recomputed buffer' if _DROPPED.search(key) else \
+                'not part of a dense backbone'
+            print(f'{key} (dropped: {why})')
         elif new != key:
             print(f'{key} -> {new}')
             renamed += 1
@@ -375,10 +381,7 @@ def main(argv=None):
         raise ValueError(f'configs/ has no {task} config for variant '
                          f'{arch!r}; pass one with --config')
     print('checking against', config)
-    # a bare backbone may come with or without the final norm
-    final_norm = 'backbone.norm.weight' in converted \
-        if task == 'backbone' else None
-    model = build_model(config, task, final_norm)
+    model = build_model(config, task)
     load_strictly(model, converted)
     print('loaded strictly into the model of', config)
     torch.save(
