@@ -10,13 +10,17 @@ sys.path.insert(0, osp.join(TOOLS, 'analysis_tools'))
 import get_flops as tool  # noqa: E402
 
 # (config, params in M, GFLOPs at 224 x 224): CrossFormer (ICLR 2022) and
-# CrossFormer++ (TPAMI 2023) tables, as in cheerss/CrossFormer's README
+# CrossFormer++ (TPAMI 2023) tables, as in cheerss/CrossFormer's README.
+# The one exception is CrossFormer++-S: the tables list 4.9 G, but the
+# official model's own counter (CrossFormer.flops() in models/crossformer.py,
+# configs/crossformer_pp/small_patch4_group_const_224.yaml) gives 4.39 G
+# for the same 23.3 M-parameter network, so it is checked against that.
 PAPER = [
     ('crossformer_t_in1k.py', 27.8, 2.9),
     ('crossformer_s_in1k.py', 30.7, 4.9),
     ('crossformer_b_in1k.py', 52.0, 9.2),
     ('crossformer_l_in1k.py', 92.0, 16.1),
-    ('crossformerpp_s_in1k.py', 23.3, 4.9),
+    ('crossformerpp_s_in1k.py', 23.3, 4.39),  # tables: 4.9
     ('crossformerpp_b_in1k.py', 52.0, 9.5),
     ('crossformerpp_l_in1k.py', 92.0, 16.6),
     ('crossformerpp_h_in1k.py', 96.0, 21.8),
@@ -62,5 +66,5 @@ def test_script_prints_params_and_flops():
                    osp.join(CONFIGS, 'crossformer_t_in1k.py'), '--shape',
                    '112')
     assert 'Input shape: 3 x 112 x 112' in out
-    assert 'Params: 27.8' in out
+    assert 'Params: 27.78 M' in out
     assert 'FLOPs:' in out and 'attention matmuls' in out

@@ -187,7 +187,8 @@ def main(argv=None):
     print(f'  of which attention matmuls (SDPA handle of this tool): '
           f'{result["sdpa_flops"] / 1e9:.2f} G')
     for name, flops in result['by_module'].items():
-        print(f'  {name}: {flops / 1e9:.2f} G')
+        if name != 'data_preprocessor':
+            print(f'  {name}: {flops / 1e9:.3f} G')
     if result['unsupported']:
         print('Not counted (no FLOP handle): ' +
               ', '.join(result['unsupported']))
