@@ -60,6 +60,11 @@ fi
 echo "[setup] OpenMMLab stack, test tools and mmcrossformer (editable)"
 $PIP install -q -c "$CONSTRAINTS" -r requirements/runtime.txt -r requirements/tests.txt
 $PIP install -q -c "$CONSTRAINTS" --no-build-isolation -e .
+# mim 0.3.9 looks for <site-packages>/mmcrossformer/.mim/{configs,tools};
+# PEP 660 editable installs (the only kind setuptools >= 80 makes) put no
+# package folder there, so link the checkout's package in for `mim train`.
+SITE=$($PY -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
+[ -e "$SITE/mmcrossformer" ] || ln -s "$ROOT/mmcrossformer" "$SITE/mmcrossformer"
 
 $PY -c "import mmcv.ops, mmdet, mmseg, mmpretrain, mmcrossformer; print('[setup] import check ok: torch', __import__('torch').__version__, 'mmcv', mmcv.__version__)"
 fingerprint > "$STAMP"
