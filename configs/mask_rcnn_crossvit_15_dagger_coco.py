@@ -7,17 +7,8 @@
 # Neck: mmcrossformer.CrossViTPyramid (both branches fused on the stride-16
 # grid by bilinear resampling + concatenation, then strides 4/8/16/32
 # ViTDet-style), then mmdet's FPN (5 levels).
-_base_ = [
-    'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
-    'mmdet::_base_/datasets/coco_instance.py',
-    'mmdet::_base_/schedules/schedule_1x.py',
-    'mmdet::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['mmcrossformer'], allow_failed_imports=False)
+_base_ = './_base_/mask_rcnn_crossformer_coco.py'
 
-# COCO 2017 in its standard layout: annotations/instances_{train,val}2017.json,
-# train2017/, val2017/.
-data_root = 'data/coco/'
 # ImageNet-1K pre-trained CrossViT-15† (converted with
 # tools/model_converters/crossvit_to_mmcf.py, keys prefixed 'backbone.').
 # None trains the backbone from scratch, which is logged. Set it here or with
@@ -48,21 +39,9 @@ model = dict(
             num_outs=5)
     ])
 
-train_dataloader = dict(batch_size=2, dataset=dict(data_root=data_root))
-val_dataloader = dict(dataset=dict(data_root=data_root))
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
-test_evaluator = val_evaluator
-
 optim_wrapper = dict(
-    optimizer=dict(_delete_=True, type='AdamW', lr=1e-4, weight_decay=0.05),
     paramwise_cfg=dict(
-        norm_decay_mult=0.0,
-        bias_decay_mult=0.0,
         custom_keys={
             '.cls_tokens.': dict(decay_mult=0.0),
             '.pos_embeds.': dict(decay_mult=0.0)
         }))
-# schedule_1x: LinearLR warm-up over 500 iterations from 0.001x, MultiStepLR
-# at epochs 8 and 11, 12 epochs.
-auto_scale_lr = dict(base_batch_size=16)

@@ -1,6 +1,6 @@
 # RetinaNet + CrossViT-15†, COCO 2017, 1x schedule.
 # CrossViT has no official dense-prediction recipe; this one follows the
-# RetinaNet 1x recipe of configs/retinanet_crossformerpp_s_coco.py: AdamW
+# RetinaNet 1x recipe of the CrossFormer configs (_base_): AdamW
 # lr 1e-4, weight decay 1e-4 (none on norms, biases, CLS tokens and position
 # embeddings), 12 epochs, lr x0.1 at epochs 8 and 11, 500-iteration linear
 # warm-up, 16 images per batch in total (8 GPUs x 2), 1333x800 inputs.
@@ -10,17 +10,8 @@
 # strides 4/8/16/32 ViTDet-style; mmdet's FPN then adds P6/P7.
 # Note: the branches use global attention, so memory grows with the square
 # of the number of tokens (~7.8k small-branch tokens at 800x1216).
-_base_ = [
-    'mmdet::_base_/models/retinanet_r50_fpn.py',
-    'mmdet::_base_/datasets/coco_detection.py',
-    'mmdet::_base_/schedules/schedule_1x.py',
-    'mmdet::_base_/default_runtime.py',
-]
-custom_imports = dict(imports=['mmcrossformer'], allow_failed_imports=False)
+_base_ = './_base_/retinanet_crossformer_coco.py'
 
-# COCO 2017 in its standard layout: annotations/instances_{train,val}2017.json,
-# train2017/, val2017/.
-data_root = 'data/coco/'
 # ImageNet-1K pre-trained CrossViT-15† (converted with
 # tools/model_converters/crossvit_to_mmcf.py, keys prefixed 'backbone.').
 # None trains the backbone from scratch, which is logged. Set it here or with
@@ -53,14 +44,7 @@ model = dict(
             num_outs=5)
     ])
 
-train_dataloader = dict(batch_size=2, dataset=dict(data_root=data_root))
-val_dataloader = dict(dataset=dict(data_root=data_root))
-test_dataloader = val_dataloader
-val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
-test_evaluator = val_evaluator
-
 optim_wrapper = dict(
-    optimizer=dict(_delete_=True, type='AdamW', lr=1e-4, weight_decay=1e-4),
     paramwise_cfg=dict(
         norm_decay_mult=0.0,
         bias_decay_mult=0.0,
@@ -68,6 +52,3 @@ optim_wrapper = dict(
             '.cls_tokens.': dict(decay_mult=0.0),
             '.pos_embeds.': dict(decay_mult=0.0)
         }))
-# schedule_1x: LinearLR warm-up over 500 iterations from 0.001x, MultiStepLR
-# at epochs 8 and 11, 12 epochs.
-auto_scale_lr = dict(base_batch_size=16)
