@@ -262,8 +262,8 @@ class DynamicPositionBias(BaseModule):
     def forward(self, gh: int, gw: int) -> torch.Tensor:
         """Bias for a (gh, gw) group, shape (num_heads, N, N), N = gh * gw."""
         coords, index = relative_position_tables(gh, gw)
-        device = self.pos_proj.weight.device
-        pos = self.pos_proj(coords.to(device))
+        weight = self.pos_proj.weight
+        pos = self.pos_proj(coords.to(weight.device, weight.dtype))
         if self.residual:
             pos = pos + self.pos1(pos)
             pos = pos + self.pos2(pos)
@@ -271,25 +271,70 @@ class DynamicPositionBias(BaseModule):
             pos = self.pos2(self.pos1(pos))
         table = self.pos3(pos)  # ((2gh-1)(2gw-1), num_heads)
         n = gh * gw
-        bias = table[index.to(device)].view(n, n, self.num_heads)
+        bias = table[index.to(weight.device)].view(n, n, self.num_heads)
         return bias.permute(2, 0, 1)
+
+
+@lru_cache(maxsize=128)
+def _padding_key_mask_cpu(height: int, width: int, gh: int, gw: int,
+                          interval: int) -> torch.Tensor:
+    hp = height + (-height) % (gh * interval)
+    wp = width + (-width) % (gw * interval)
+    rows = torch.arange(hp) >= height
+    cols = torch.arange(wp) >= width
+    pad = rows[:, None] | cols[None, :]
+    rh, rw = hp // (gh * interval), wp // (gw * interval)
+    pad = pad.view(rh, gh, interval, rw, gw, interval)
+    pad = pad.permute(0, 3, 2, 5, 1, 4)
+    return pad.reshape(rh * rw * interval * interval, gh * gw)
 
 
 def padding_key_mask(height: int, width: int, gh: int, gw: int,
                      interval: int, device: torch.device) -> torch.Tensor:
     """Which key tokens of each group are padding, shape (num_groups, N).
 
-    Groups are ordered as in :meth:`LSDAttention.forward`.
+    Groups are ordered as :func:`group_tokens` orders them. Computed once per
+    map and group shape (cached; never mutated by callers).
     """
+    return _padding_key_mask_cpu(height, width, gh, gw,
+                                 interval).to(device, non_blocking=True)
+
+
+def group_tokens(x: torch.Tensor, gh: int, gw: int,
+                 interval: int) -> torch.Tensor:
+    """Gather the tokens of each L/SDA group: (B, H, W, C) ->
+    (B * num_groups, gh * gw, C), in one copy (two with padding).
+
+    The map is zero-padded at the bottom / right to a multiple of
+    ``gh * interval`` x ``gw * interval``. Groups are ordered by batch, then
+    ``(row block, column block, row offset, column offset)``; tokens inside
+    a group row-major. ``interval=1`` gives SDA groups (adjacent G x G
+    blocks), ``interval=I`` LDA groups (tokens ``I`` apart).
+    """
+    b, h, w, c = x.shape
+    pad_h, pad_w = (-h) % (gh * interval), (-w) % (gw * interval)
+    if pad_h or pad_w:
+        x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
+    rh, rw = (h + pad_h) // (gh * interval), (w + pad_w) // (gw * interval)
+    x = x.view(b, rh, gh, interval, rw, gw, interval, c)
+    x = x.permute(0, 1, 4, 3, 6, 2, 5, 7)
+    return x.reshape(-1, gh * gw, c)
+
+
+def ungroup_tokens(x: torch.Tensor, height: int, width: int, gh: int,
+                   gw: int, interval: int) -> torch.Tensor:
+    """Inverse of :func:`group_tokens`: (B * num_groups, gh * gw, C) ->
+    (B, height, width, C), padding cropped (one copy; with padding the
+    result is a view of the padded map)."""
+    c = x.shape[-1]
     hp = height + (-height) % (gh * interval)
     wp = width + (-width) % (gw * interval)
-    rows = torch.arange(hp, device=device) >= height
-    cols = torch.arange(wp, device=device) >= width
-    pad = rows[:, None] | cols[None, :]
     rh, rw = hp // (gh * interval), wp // (gw * interval)
-    pad = pad.view(rh, gh, interval, rw, gw, interval)
-    pad = pad.permute(0, 3, 2, 5, 1, 4)
-    return pad.reshape(rh * rw * interval * interval, gh * gw)
+    x = x.view(-1, rh, rw, interval, interval, gh, gw, c)
+    x = x.permute(0, 1, 5, 3, 2, 6, 4, 7).reshape(-1, hp, wp, c)
+    if hp != height or wp != width:
+        x = x[:, :height, :width]
+    return x
 
 
 class LSDAttention(BaseModule):
@@ -380,9 +425,29 @@ class LSDAttention(BaseModule):
         pos = ((ys % (gh * it)) // it) * gw + (xs % (gw * it)) // it
         return torch.stack([group, pos])
 
+    def _qkv_and_mask(
+        self, x: torch.Tensor
+    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Tuple]:
+        """Grouped q, k, v (B * groups, heads, N, d) (views of one qkv
+        tensor), the additive mask (DPB bias, padded keys at
+        ``PAD_MASK_VALUE``), either (1, heads, N, N) or
+        (groups, heads, N, N), and the group layout."""
+        b, h, w, c = x.shape
+        gh, gw, it = self.group_shape(h, w)
+        heads, head_dims = self.num_heads, c // self.num_heads
+        n = gh * gw
+        qkv = self.qkv(group_tokens(x, gh, gw, it))
+        q, k, v = qkv.view(-1, n, 3, heads, head_dims).permute(2, 0, 3, 1,
+                                                                4).unbind(0)
+        mask = self.dpb(gh, gw).to(q.dtype).unsqueeze(0)  # (1, heads, N, N)
+        if h % (gh * it) or w % (gw * it):
+            pad = padding_key_mask(h, w, gh, gw, it, x.device)
+            mask = mask.masked_fill(pad[:, None, None, :], PAD_MASK_VALUE)
+        return q, k, v, mask, (b, h, w, gh, gw, it)
+
     def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
         """Softmax attention weights, for analysis (the forward pass never
-        forms them).
+        forms them on the SDPA path).
 
         Args:
             x (Tensor): Normalised tokens (B, H, W, C), the input of
@@ -391,60 +456,44 @@ class LSDAttention(BaseModule):
         Returns:
             Tensor: (B, num_groups, num_heads, N, N), rows are queries.
         """
-        b, h, w, c = x.shape
-        gh, gw, it = self.group_shape(h, w)
-        pad_h, pad_w = (-h) % (gh * it), (-w) % (gw * it)
-        rh, rw = (h + pad_h) // (gh * it), (w + pad_w) // (gw * it)
-        heads, d = self.num_heads, c // self.num_heads
-        qkv = F.pad(self.qkv(x), (0, 0, 0, pad_w, 0, pad_h))
-        qkv = qkv.view(b, rh, gh, it, rw, gw, it, 3, heads, d)
-        qkv = qkv.permute(7, 0, 1, 4, 3, 6, 8, 2, 5, 9)
-        q, k, _ = qkv.reshape(3, b, -1, heads, gh * gw, d).unbind(0)
-        bias = self.dpb(gh, gw)
-        if pad_h or pad_w:
-            pad = padding_key_mask(h, w, gh, gw, it, x.device)
-            bias = bias.unsqueeze(0).masked_fill(pad[:, None, None, :],
-                                                 PAD_MASK_VALUE)
-        scale = self.scale or d**-0.5
-        return ((q @ k.transpose(-1, -2)) * scale + bias).softmax(-1)
+        q, k, _, mask, (b, *_) = self._qkv_and_mask(x)
+        scale = self.scale or q.shape[-1]**-0.5
+        scores = (q @ k.transpose(-1, -2)) * scale
+        scores = scores.view(b, -1, *scores.shape[1:]) + mask
+        return scores.softmax(-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Attend within groups: (B, H, W, C) -> (B, H, W, C)."""
-        b, h, w, c = x.shape
-        gh, gw, it = self.group_shape(h, w)
-        pad_h = (-h) % (gh * it)
-        pad_w = (-w) % (gw * it)
-        hp, wp = h + pad_h, w + pad_w
-        rh, rw = hp // (gh * it), wp // (gw * it)
-        heads, head_dims = self.num_heads, c // self.num_heads
-        n, groups = gh * gw, rh * rw * it * it
+        """Attend within groups: (B, H, W, C) -> (B, H, W, C).
 
-        qkv = self.qkv(x)
-        if pad_h or pad_w:
-            qkv = F.pad(qkv, (0, 0, 0, pad_w, 0, pad_h))
-        # (B, rh, gh, I, rw, gw, I, 3, heads, d) -> (3, B, groups, heads, N, d)
-        qkv = qkv.view(b, rh, gh, it, rw, gw, it, 3, heads, head_dims)
-        qkv = qkv.permute(7, 0, 1, 4, 3, 6, 8, 2, 5, 9)
-        q, k, v = qkv.reshape(3, b, groups, heads, n, head_dims).unbind(0)
+        The result may be a non-contiguous view (of the padded map).
 
-        bias = self.dpb(gh, gw).to(q.dtype)  # (heads, N, N)
-        if pad_h or pad_w:
-            pad = padding_key_mask(h, w, gh, gw, it, x.device)
-            bias = bias.unsqueeze(0).masked_fill(pad[:, None, None, :],
-                                                 PAD_MASK_VALUE)
-        out = F.scaled_dot_product_attention(
-            q,
-            k,
-            v,
-            attn_mask=bias,
-            dropout_p=self.attn_drop if self.training else 0.,
-            scale=self.scale)
-        # (B, groups, heads, N, d) -> (B, Hp, Wp, C)
-        out = out.view(b, rh, rw, it, it, heads, gh, gw, head_dims)
-        out = out.permute(0, 1, 6, 3, 2, 7, 4, 5, 8).reshape(b, hp, wp, c)
-        if pad_h or pad_w:
-            out = out[:, :h, :w]
-        return self.proj_drop(self.proj(out))
+        Fast path: the tokens are grouped (and padded) once, before the qkv
+        projection; q, k and v are strided views of its output; the DPB
+        bias and the padding mask form one additive mask for
+        ``F.scaled_dot_product_attention``; the output projection runs on
+        the grouped tokens and the ungrouping copy also crops the padding.
+        On CPU, when the mask needs a gradient (training), PyTorch's SDPA
+        would fall back to its generic kernel; the same computation runs as
+        scaled ``q k^T`` plus mask, softmax and ``@ v`` instead.
+        """
+        q, k, v, mask, (b, h, w, gh, gw, it) = self._qkv_and_mask(x)
+        drop = self.attn_drop if self.training else 0.
+        groups = q.shape[0] // b
+        if (q.device.type == 'cpu' and mask.requires_grad
+                and torch.is_grad_enabled()):
+            scale = self.scale or q.shape[-1]**-0.5
+            attn = (q * scale) @ k.transpose(-1, -2)
+            attn = (attn.view(b, groups, *attn.shape[1:]) + mask).softmax(-1)
+            attn = F.dropout(attn, drop, training=self.training)
+            out = attn.flatten(0, 1) @ v
+        else:
+            if mask.shape[0] > 1 and b > 1:  # per-group mask, batch > 1
+                mask = mask.expand(b, *mask.shape).flatten(0, 1)
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=drop, scale=self.scale)
+        out = out.transpose(1, 2).flatten(2)  # (B * groups, N, C)
+        out = self.proj_drop(self.proj(out))
+        return ungroup_tokens(out, h, w, gh, gw, it)
 
 
 class AmplitudeCoolingLayer(BaseModule):

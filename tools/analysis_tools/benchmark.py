@@ -1,0 +1,505 @@
+"""Throughput, peak memory and roofline of model configs, side by side.
+
+Usage::
+
+    python tools/analysis_tools/benchmark.py CONFIG [--shape H W]
+        [--batch N] [--device cpu|cuda] [--compare CONFIG2 ...]
+        [--variant KEY=VALUE ...] [--parts backbone model]
+        [--passes fwd fwd+bwd] [--warmup 2] [--repeat 10] [--amp]
+        [--threads N] [--cfg-options KEY=VALUE ...]
+
+For every config (``CONFIG``, then each ``--compare`` config, then
+``CONFIG`` with each ``--variant`` set of overrides) and every part
+(``backbone``: ``model.backbone(images)``; ``model``: the whole model's
+``forward(images, data_samples, mode='tensor')``, i.e. backbone, neck and
+heads without losses or post-processing) the tool times
+
+* ``fwd``: a forward pass in eval mode under ``torch.no_grad()``;
+* ``fwd+bwd``: a forward pass in train mode and a backward pass from the
+  sum of the means of all floating outputs (a stand-in for a training
+  step's compute; the optimizer step is not included).
+
+on random images of ``--batch`` x 3 x H x W, after ``--warmup`` untimed
+passes, ``--repeat`` times, and reports the median (and the spread between
+the 25th and 75th percentile) in milliseconds, images per second, peak
+memory and the ratio of each row's throughput to the first config's.
+
+Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` minus the memory
+allocated before the pass; on CPU the peak resident set size (``VmHWM``,
+reset through ``/proc/self/clear_refs`` before each measurement) minus the
+resident size before it (MiB). CPU numbers include allocator caching and
+therefore are upper bounds of the tensors alive at the peak.
+
+Roofline: the machine's matrix-multiply peak is measured in the same run (a
+square fp32 matmul, or the autocast dtype with ``--amp``, median of
+repeats), and each forward row prints its achieved rate, the model's FLOPs
+(counted with ``get_flops.py``'s analyzer, one FLOP per multiply-add as the
+papers) divided by the median time, and that rate as a fraction of the
+peak. Both rates count one multiply-add as one FLOP.
+
+Configs whose ``model.backbone.init_cfg`` names pretrained weights are
+built without them. ``--amp`` runs the passes under ``torch.autocast``
+(bf16 on CPU, fp16 on CUDA). ``--threads`` sets ``torch.set_num_threads``.
+
+Reference configs for comparisons are in ``configs/reference/`` (mmpretrain's
+Swin-T, mmdet's RetinaNet Swin-T and timm's CrossViT-15).
+"""
+import argparse
+import copy
+import os
+import os.path as osp
+import statistics
+import sys
+import time
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+from get_flops import (DEFAULT_SHAPES, _data_samples,  # noqa: E402
+                       build_model, sdpa_flop_jit)
+
+PARTS = ('backbone', 'model')
+PASSES = ('fwd', 'fwd+bwd')
+
+
+# --------------------------------------------------------------- timing --
+def _sync(device: torch.device) -> None:
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def time_call(fn: Callable[[], object], warmup: int, repeat: int,
+              device: torch.device) -> List[float]:
+    """Seconds of each of ``repeat`` calls of ``fn`` after ``warmup``
+    untimed calls (the device synchronised around each call)."""
+    if repeat < 1 or warmup < 0:
+        raise ValueError(f'need repeat >= 1 and warmup >= 0, got '
+                         f'repeat={repeat}, warmup={warmup}')
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def quartiles(times: Sequence[float]) -> Tuple[float, float, float]:
+    """(25th percentile, median, 75th percentile) of ``times``."""
+    if len(times) < 2:
+        return times[0], times[0], times[0]
+    q1, med, q3 = statistics.quantiles(times, n=4, method='inclusive')
+    return q1, med, q3
+
+
+def matmul_peak(device: torch.device,
+                dtype: torch.dtype = torch.float32,
+                size: Optional[int] = None,
+                repeat: int = 10) -> float:
+    """Measured multiply-adds per second of a square ``size`` matmul.
+
+    Defaults to 2048 on CPU and 8192 on CUDA (large enough for the BLAS to
+    reach its plateau); one multiply-add counts as one FLOP.
+    """
+    size = size or (8192 if device.type == 'cuda' else 2048)
+    a = torch.randn(size, size, device=device, dtype=dtype)
+    b = torch.randn(size, size, device=device, dtype=dtype)
+    times = time_call(lambda: a @ b, 2, repeat, device)
+    return size**3 / statistics.median(times)
+
+
+# --------------------------------------------------------------- memory --
+class PeakMemory:
+    """Peak memory of a block above the memory in use when it starts.
+
+    CUDA: ``max_memory_allocated``; CPU: the peak resident set size
+    (``VmHWM``, reset through ``/proc/self/clear_refs``). ``value`` is in
+    bytes, or None where the peak cannot be reset (not Linux).
+    """
+
+    def __init__(self, device: torch.device):
+        self.device = device
+        self.value: Optional[int] = None
+
+    @staticmethod
+    def _status(field: str) -> int:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith(field + ':'):
+                    return int(line.split()[1]) * 1024
+        raise KeyError(field)
+
+    def __enter__(self):
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+            return self
+        _malloc_trim()
+        try:
+            with open('/proc/self/clear_refs', 'w') as f:
+                f.write('5')
+            self._base = self._status('VmRSS')
+        except OSError:
+            self._base = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.device.type == 'cuda':
+            torch.cuda.synchronize(self.device)
+            self.value = (torch.cuda.max_memory_allocated(self.device) -
+                          self._base)
+        elif self._base is not None:
+            self.value = max(self._status('VmHWM') - self._base, 0)
+        return False
+
+
+def _malloc_trim() -> None:
+    """Give memory that glibc keeps after ``free`` back to the system, so
+    that the resident size counts live memory only (no-op elsewhere)."""
+    try:
+        import ctypes
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+# ---------------------------------------------------------------- model --
+def _float_tensors(obj) -> List[torch.Tensor]:
+    if isinstance(obj, torch.Tensor):
+        return [obj] if obj.is_floating_point() else []
+    if isinstance(obj, dict):
+        obj = list(obj.values())
+    if isinstance(obj, (list, tuple)):
+        return [t for item in obj for t in _float_tensors(item)]
+    return []
+
+
+def part_callable(model: nn.Module, part: str, scope: str,
+                  shape: Tuple[int, int]) -> Callable:
+    """``images -> outputs`` of a part (``'backbone'`` or ``'model'``)."""
+    if part == 'backbone':
+        return model.backbone
+    if part != 'model':
+        raise ValueError(f'part must be one of {PARTS}, got {part!r}')
+    samples = _data_samples(scope, shape)
+
+    def whole(images):
+        batch = samples * images.shape[0] if samples else None
+        return model(images, batch, mode='tensor')
+
+    return whole
+
+
+class _Traced(nn.Module):
+    """``fn(x)`` with ``model`` registered, so that tracing sees its
+    parameters as parameters."""
+
+    def __init__(self, model: nn.Module, fn: Callable):
+        super().__init__()
+        self.model = model
+        self.fn = fn
+
+    def forward(self, x):
+        return self.fn(x)
+
+
+def count_flops(model: nn.Module, fn: Callable, images: torch.Tensor) -> int:
+    """Forward FLOPs (multiply-adds) of ``fn(images)``, a function of
+    ``model``; SDPA included."""
+    from mmengine.analysis import FlopAnalyzer
+    with torch.no_grad():
+        analyzer = FlopAnalyzer(_Traced(model, fn), (images, ))
+        analyzer.set_op_handle('aten::scaled_dot_product_attention',
+                               sdpa_flop_jit)
+        analyzer.unsupported_ops_warnings(False)
+        analyzer.uncalled_modules_warnings(False)
+        analyzer.tracer_warnings('none')
+        return int(analyzer.total())
+
+
+def _autocast(device: torch.device, amp: bool):
+    if not amp:
+        return torch.autocast(device.type, enabled=False)
+    dtype = torch.float16 if device.type == 'cuda' else torch.bfloat16
+    return torch.autocast(device.type, dtype=dtype)
+
+
+def measure(model: nn.Module,
+            scope: str,
+            part: str,
+            pass_: str,
+            images: torch.Tensor,
+            warmup: int,
+            repeat: int,
+            amp: bool = False) -> Dict[str, object]:
+    """Time one part / pass of a built model on ``images``.
+
+    Returns:
+        dict: ``times`` (seconds per call), ``peak`` (bytes or None).
+    """
+    if pass_ not in PASSES:
+        raise ValueError(f'pass must be one of {PASSES}, got {pass_!r}')
+    device = images.device
+    fn = part_callable(model, part, scope, tuple(images.shape[-2:]))
+    if pass_ == 'fwd':
+        model.eval()
+
+        def step():
+            with torch.no_grad(), _autocast(device, amp):
+                return fn(images)
+    else:
+        model.train()
+        params = [p for p in model.parameters() if p.requires_grad]
+
+        def step():
+            with _autocast(device, amp):
+                outs = _float_tensors(fn(images))
+                loss = sum(o.float().mean() for o in outs if o.requires_grad)
+            if not torch.is_tensor(loss):
+                raise RuntimeError(f'the {part} of this config has no '
+                                   f'differentiable output')
+            loss.backward()
+            for p in params:
+                p.grad = None
+
+    with PeakMemory(device) as peak:
+        times = time_call(step, warmup, repeat, device)
+    return dict(times=times, peak=peak.value)
+
+
+# ------------------------------------------------------------------ rows --
+def _load_cfg(config: str, cfg_options: Optional[dict]):
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    return cfg
+
+
+def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
+              shape: Optional[Sequence[int]] = None,
+              batch: int = 1,
+              device: str = 'cpu',
+              parts: Sequence[str] = PARTS,
+              passes: Sequence[str] = PASSES,
+              warmup: int = 2,
+              repeat: int = 10,
+              amp: bool = False,
+              roofline: bool = True,
+              log: Callable[[str], None] = print) -> Dict[str, object]:
+    """Measure configs; the table :func:`format_table` prints.
+
+    Args:
+        rows (Sequence[tuple]): ``(config path, cfg overrides or None)``
+            or ``(config path, overrides, label)``; the label (default: the
+            file name) names the row.
+        shape (Sequence[int], optional): Input (H, W) or (S, ); defaults to
+            the first config's task size (224, 1280 x 800 or 512 x 2048).
+        batch (int): Images per pass.
+        device (str): ``'cpu'`` or ``'cuda'``.
+        parts, passes (Sequence[str]): See the module docstring.
+        warmup, repeat (int): Untimed and timed passes.
+        amp (bool): Run under autocast (bf16 on CPU, fp16 on CUDA).
+        roofline (bool): Count FLOPs and measure the matmul peak.
+
+    Returns:
+        dict: ``results`` (one dict per row / part / pass: ``name``,
+        ``part``, ``pass``, ``median_s``, ``q1_s``, ``q3_s``,
+        ``images_per_s``, ``peak_bytes``, ``flops``), ``peak_flops``
+        (multiply-adds per second or None), ``shape``, ``batch``,
+        ``device``.
+
+    Raises:
+        ValueError: On a bad shape, batch, part, pass or device.
+    """
+    if batch < 1:
+        raise ValueError(f'batch must be >= 1, got {batch}')
+    bad = [p for p in parts if p not in PARTS]
+    bad += [p for p in passes if p not in PASSES]
+    if bad:
+        raise ValueError(f'unknown parts / passes {bad}; parts are {PARTS}'
+                         f', passes {PASSES}')
+    dev = torch.device(device)
+    if dev.type == 'cuda' and not torch.cuda.is_available():
+        raise ValueError('--device cuda given but CUDA is not available')
+    if dev.type == 'cpu':
+        from mmcrossformer.utils.runtime import flush_denormals_on_cpu
+        flush_denormals_on_cpu()
+    results = []
+    for index, row in enumerate(rows):
+        config, options = row[:2]
+        cfg = _load_cfg(config, options)
+        model, scope = build_model(cfg)
+        model.to(dev)
+        if shape is None:
+            shape = DEFAULT_SHAPES[scope]
+        shape = tuple(shape) * 2 if len(shape) == 1 else tuple(shape)
+        if len(shape) != 2 or min(shape) < 1:
+            raise ValueError(f'shape must be (H, W) or (S, ), got {shape}')
+        name = row[2] if len(row) > 2 else osp.splitext(
+            osp.basename(config))[0]
+        torch.manual_seed(index)
+        images = torch.randn(batch, 3, *shape, device=dev)
+        for part in parts:
+            if part == 'backbone' and not hasattr(model, 'backbone'):
+                continue
+            flops = None
+            if roofline and 'fwd' in passes:
+                fn = part_callable(model.eval(), part, scope, shape)
+                flops = count_flops(model, fn, images[:1])
+            for pass_ in passes:
+                log(f'timing {name} / {part} / {pass_} ...')
+                out = measure(model, scope, part, pass_, images, warmup,
+                              repeat, amp)
+                q1, med, q3 = quartiles(out['times'])
+                results.append(
+                    dict(
+                        name=name,
+                        part=part,
+                        pass_=pass_,
+                        median_s=med,
+                        q1_s=q1,
+                        q3_s=q3,
+                        images_per_s=batch / med,
+                        peak_bytes=out['peak'],
+                        flops=flops if pass_ == 'fwd' else None))
+        del model
+    peak = None
+    if roofline:
+        dtype = torch.float32
+        if amp:
+            dtype = torch.float16 if dev.type == 'cuda' else torch.bfloat16
+        peak = matmul_peak(dev, dtype)
+    return dict(
+        results=results,
+        peak_flops=peak,
+        shape=shape,
+        batch=batch,
+        device=dev.type,
+        amp=amp)
+
+
+def format_table(report: Dict[str, object]) -> str:
+    """The report as a text table; ratios are images/s over the first
+    row's of the same part and pass."""
+    results = report['results']
+    first = {}
+    for r in results:
+        first.setdefault((r['part'], r['pass_']), r['images_per_s'])
+    peak = report['peak_flops']
+    head = (f'{"config":<52} {"part":<8} {"pass":<7} {"median ms":>10} '
+            f'{"IQR ms":>13} {"img/s":>8} {"ratio":>6} {"peak MiB":>9}')
+    if peak:
+        head += f' {"GFLOPs":>8} {"GFLOP/s":>8} {"of peak":>7}'
+    lines = [head, '-' * len(head)]
+    for r in results:
+        ratio = r['images_per_s'] / first[(r['part'], r['pass_'])]
+        mem = ('n/a' if r['peak_bytes'] is None else
+               f'{r["peak_bytes"] / 2**20:.0f}')
+        line = (f'{r["name"][:52]:<52} {r["part"]:<8} {r["pass_"]:<7} '
+                f'{r["median_s"] * 1e3:>10.1f} '
+                f'{r["q1_s"] * 1e3:>6.1f}-{r["q3_s"] * 1e3:<6.1f} '
+                f'{r["images_per_s"]:>8.2f} {ratio:>6.2f} {mem:>9}')
+        if peak and r['flops']:
+            rate = r['flops'] * report['batch'] / r['median_s']
+            line += (f' {r["flops"] * report["batch"] / 1e9:>8.1f} '
+                     f'{rate / 1e9:>8.1f} {rate / peak:>7.0%}')
+        lines.append(line)
+    h, w = report['shape']
+    lines.append('')
+    lines.append(f'input {report["batch"]} x 3 x {h} x {w}, device '
+                 f'{_device_name(report["device"])}, threads '
+                 f'{torch.get_num_threads()}, '
+                 f'{"autocast" if report["amp"] else "fp32"}')
+    if peak:
+        lines.append(f'matmul peak measured in this run: {peak / 1e9:.1f} '
+                     f'GFLOP/s (1 FLOP = 1 multiply-add, as the GFLOPs '
+                     f'column)')
+    return '\n'.join(lines)
+
+
+def _device_name(device: str) -> str:
+    if device == 'cuda':
+        return torch.cuda.get_device_name()
+    return f'cpu ({os.cpu_count()} logical cores)'
+
+
+def parse_args(argv=None):
+    from mmengine.config import DictAction
+    parser = argparse.ArgumentParser(
+        description='Time and compare model configs (throughput, peak '
+        'memory, roofline).')
+    parser.add_argument('config', help='config file')
+    parser.add_argument(
+        '--compare', nargs='+', default=[], help='more configs to time')
+    parser.add_argument(
+        '--variant',
+        nargs='+',
+        action=DictAction,
+        help='also time CONFIG with these overrides, e.g. '
+        'model.backbone.with_cp=True')
+    parser.add_argument(
+        '--shape', type=int, nargs='+', help='input H W (or one size)')
+    parser.add_argument('--batch', type=int, default=1)
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument(
+        '--parts', nargs='+', default=list(PARTS), choices=PARTS)
+    parser.add_argument(
+        '--passes', nargs='+', default=list(PASSES), choices=PASSES)
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--repeat', type=int, default=10)
+    parser.add_argument(
+        '--amp', action='store_true', help='bf16 (CPU) / fp16 (CUDA)')
+    parser.add_argument('--threads', type=int, help='torch threads (CPU)')
+    parser.add_argument(
+        '--no-roofline',
+        action='store_true',
+        help='skip FLOP counting and the matmul peak')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='overrides for every config, KEY=VALUE')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    for path in [args.config] + args.compare:
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'config not found: {path}')
+    base = dict(args.cfg_options or {})
+    rows = [(args.config, base or None)]
+    rows += [(path, base or None) for path in args.compare]
+    if args.variant:
+        options = copy.deepcopy(base)
+        options.update(args.variant)
+        label = osp.splitext(osp.basename(args.config))[0] + ' [' + ','.join(
+            f'{k.split(".")[-1]}={v}' for k, v in args.variant.items()) + ']'
+        rows.append((args.config, options, label))
+    report = benchmark(
+        rows,
+        shape=args.shape,
+        batch=args.batch,
+        device=args.device,
+        parts=args.parts,
+        passes=args.passes,
+        warmup=args.warmup,
+        repeat=args.repeat,
+        amp=args.amp,
+        roofline=not args.no_roofline,
+        log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    print(format_table(report))
+    return report
+
+
+if __name__ == '__main__':
+    main()

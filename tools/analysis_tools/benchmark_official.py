@@ -1,0 +1,314 @@
+"""Time our CrossFormer backbone against the official implementation.
+
+The official code (https://github.com/cheerss/CrossFormer) is not part of
+this project and is never copied into it: clone it anywhere outside this
+repository and pass the clone's root. The tool imports, from that clone,
+
+* ``--task cls``: ``models/crossformer.py`` (the ImageNet model; its
+  ``forward_features``, i.e. stages, final norm and average pooling, for an
+  input of exactly ``--shape``), compared with ``CrossFormer(arch,
+  final_norm=True, out_indices=(3, ))`` followed by the same pooling;
+* ``--task det``: ``models/crossformer_backbone_det.py`` (the detection /
+  segmentation backbone; any input size, group size 7 and intervals 8-4-2-1
+  as in the official detection configs), compared with our backbone as
+  ``configs/_base_/retinanet_crossformer.py`` sets it (all four outputs).
+
+The official file imports mmcv 1.x / mmdet 2.x names (``mmcv.runner``,
+``mmdet.utils.get_root_logger``, ...); while it is imported they are
+provided by their mmengine / mmcv 2.x counterparts. The official model gets
+random weights (norms not the identity), converted with
+``tools/model_converters/crossformer_to_mmcf.py`` and loaded strictly into
+ours; both run in eval mode under ``torch.no_grad()`` on the same random
+images, the outputs are compared (the tool stops if they differ by more
+than ``1e-4``) and then timed in alternating rounds (official, ours), each
+the median of ``--repeat`` timed calls after ``--warmup``.
+
+Usage::
+
+    git clone https://github.com/cheerss/CrossFormer /tmp/CrossFormer
+    python tools/analysis_tools/benchmark_official.py \\
+        --official-root /tmp/CrossFormer [--arch pp-s] [--task cls|det] \\
+        [--shape H W] [--batch N] [--warmup 2] [--repeat 10] [--threads N]
+"""
+import argparse
+import contextlib
+import importlib.util
+import os.path as osp
+import statistics
+import sys
+import types
+from typing import Dict, List, Tuple
+
+import torch
+
+HERE = osp.dirname(osp.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, osp.join(osp.dirname(HERE), 'model_converters'))
+from benchmark import quartiles, time_call  # noqa: E402
+from crossformer_to_mmcf import convert  # noqa: E402
+
+OFFICIAL_FILES = dict(
+    cls='models/crossformer.py', det='models/crossformer_backbone_det.py')
+DEFAULTS = dict(cls=((224, 224), 8), det=((800, 1216), 1))
+# the official detection configs (detection/configs/*/retinanet_*.py)
+DET_GROUPS = dict(group_size=[7, 7, 7, 7], interval=[8, 4, 2, 1])
+
+
+@contextlib.contextmanager
+def legacy_openmmlab_names():
+    """Make the mmcv 1.x / mmdet 2.x names the official detection file
+    imports resolve to their mmengine / mmcv 2.x counterparts, and remove
+    them again afterwards."""
+    import mmcv.cnn
+    import mmcv.cnn.bricks.transformer  # noqa: F401 (real, imported first)
+    import mmdet  # noqa: F401
+    from mmengine.logging import MMLogger
+    from mmengine.model import BaseModule, ModuleList, weight_init
+    from mmengine.runner import checkpoint as ckpt
+
+    runner = types.ModuleType('mmcv.runner')
+    runner.BaseModule, runner.ModuleList = BaseModule, ModuleList
+    runner.load_checkpoint = ckpt.load_checkpoint
+    runner._load_checkpoint = ckpt._load_checkpoint
+    cnn = types.ModuleType('mmcv.cnn')
+    cnn.__dict__.update(vars(mmcv.cnn))
+    cnn.constant_init = weight_init.constant_init
+    cnn.trunc_normal_init = weight_init.trunc_normal_init
+    cnn_utils = types.ModuleType('mmcv.cnn.utils')
+    init = types.ModuleType('mmcv.cnn.utils.weight_init')
+    init.trunc_normal_ = weight_init.trunc_normal_
+    det_utils = types.ModuleType('mmdet.utils')
+    det_utils.get_root_logger = lambda *a, **k: MMLogger.get_current_instance()
+    fakes = {
+        'mmcv.runner': runner,
+        'mmcv.cnn': cnn,
+        'mmcv.cnn.utils': cnn_utils,
+        'mmcv.cnn.utils.weight_init': init,
+        'mmdet.utils': det_utils,
+    }
+    saved = {name: sys.modules.get(name) for name in fakes}
+    sys.modules.update(fakes)
+    try:
+        yield
+    finally:
+        for name, module in saved.items():
+            if module is None:
+                sys.modules.pop(name, None)
+            else:
+                sys.modules[name] = module
+
+
+def load_official(root: str, task: str) -> types.ModuleType:
+    """Import the official model file of ``task`` from a clone at ``root``.
+
+    Raises:
+        FileNotFoundError: When the clone does not have the file.
+    """
+    path = osp.join(root, OFFICIAL_FILES[task])
+    if not osp.isfile(path):
+        raise FileNotFoundError(
+            f'{path} not found: --official-root must be the root of a clone '
+            f'of https://github.com/cheerss/CrossFormer')
+    spec = importlib.util.spec_from_file_location(
+        f'official_crossformer_{task}', path)
+    module = importlib.util.module_from_spec(spec)
+    with legacy_openmmlab_names():
+        spec.loader.exec_module(module)
+    return module
+
+
+def build_pair(root: str, arch: str, task: str,
+               shape: Tuple[int, int]) -> Tuple[torch.nn.Module,
+                                                torch.nn.Module]:
+    """(official model, our model) with the same weights, in eval mode."""
+    from mmcrossformer.models import CrossFormer
+    a = dict(CrossFormer.arch_zoo[arch])
+    if task == 'det':
+        a.update(DET_GROUPS)
+    common = dict(
+        patch_size=list(a['cel_kernels']) if 'cel_kernels' in a else
+        [4, 8, 16, 32],
+        embed_dim=a['embed_dims'],
+        depths=a['depths'],
+        num_heads=a['num_heads'],
+        group_size=a['group_size'],
+        crs_interval=a['interval'],
+        merge_size=[[2, 4]] * 3,
+        use_acl=a['use_acl'],
+        drop_path_rate=0.)
+    module = load_official(root, task)
+    if task == 'cls':
+        if shape[0] != shape[1]:
+            raise ValueError(f'the official classification model takes '
+                             f'square inputs only, got {shape}; use --task '
+                             f'det for other shapes')
+        official = module.CrossFormer(
+            img_size=shape[0], num_classes=1000, mlp_ratio=[4.] * 4,
+            **common)
+        official.forward = official.forward_features
+        ours = CrossFormer(
+            arch=arch, final_norm=True, out_indices=(3, ), drop_path_rate=0.)
+    else:
+        official = module.CrossFormer(
+            img_size=list(shape), init_cfg=None, mlp_ratio=4., **common)
+        ours = CrossFormer(arch=arch, drop_path_rate=0., **DET_GROUPS)
+    randomize(official)
+    state = convert(official.state_dict(), 'cls' if task == 'cls' else
+                    'backbone')
+    state = {k[len('backbone.'):]: v for k, v in state.items()
+             if k.startswith('backbone.')}
+    ours.load_state_dict(state, strict=True)
+    return official.eval(), ours.eval()
+
+
+def randomize(model: torch.nn.Module, seed: int = 0) -> None:
+    """Random weights of a realistic scale: 2-D / 4-D tensors normal with
+    std 0.02 / 0.05, 1-D weights (norms) 1 +- 0.1 noise, biases 0.1 noise."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            noise = torch.randn(p.shape, generator=gen)
+            if p.dim() == 1:
+                base = 1. if name.endswith('weight') else 0.
+                p.copy_(base + 0.1 * noise)
+            else:
+                p.copy_(noise * (0.02 if p.dim() == 2 else 0.05))
+
+
+def run_ours(model: torch.nn.Module, task: str, x: torch.Tensor):
+    outs = model(x)
+    if task == 'cls':
+        return [outs[-1].mean((2, 3))]
+    return list(outs)
+
+
+def run_official(model: torch.nn.Module, task: str, x: torch.Tensor):
+    outs = model(x)
+    return [outs] if task == 'cls' else list(outs)
+
+
+def compare(official: torch.nn.Module, ours: torch.nn.Module, task: str,
+            x: torch.Tensor, atol: float = 1e-4) -> float:
+    """Largest absolute difference of the outputs.
+
+    Raises:
+        AssertionError: When it exceeds ``atol`` (relative to the output
+            scale) or the shapes differ.
+    """
+    with torch.no_grad():
+        ref = run_official(official, task, x)
+        got = run_ours(ours, task, x)
+    worst = 0.
+    for i, (a, b) in enumerate(zip(ref, got)):
+        if a.shape != b.shape:
+            raise AssertionError(f'output {i}: official {tuple(a.shape)} vs '
+                                 f'ours {tuple(b.shape)}')
+        diff = float((a - b).abs().max())
+        scale = float(a.abs().max()) or 1.
+        if diff > atol * max(1., scale):
+            raise AssertionError(f'output {i} differs from the official '
+                                 f'one by {diff:.3g} (scale {scale:.3g})')
+        worst = max(worst, diff)
+    return worst
+
+
+def benchmark(root: str, arch: str = 'pp-s', task: str = 'cls',
+              shape=None, batch=None, warmup: int = 2,
+              repeat: int = 10, rounds: int = 3) -> Dict[str, object]:
+    """Check equal outputs and time both implementations (CPU, fp32).
+
+    Returns:
+        dict: ``max_abs_diff``, ``official_s`` / ``ours_s`` (per-round
+        medians, seconds per call), ``official_median_s``,
+        ``ours_median_s``, ``speedup``, ``shape``, ``batch``, ``task``,
+        ``arch``.
+    """
+    from mmcrossformer.utils.runtime import flush_denormals_on_cpu
+    if task not in OFFICIAL_FILES:
+        raise ValueError(f'task must be cls or det, got {task!r}')
+    flush_denormals_on_cpu()
+    shape = tuple(shape or DEFAULTS[task][0])
+    shape = shape * 2 if len(shape) == 1 else shape
+    batch = batch or DEFAULTS[task][1]
+    official, ours = build_pair(root, arch, task, shape)
+    torch.manual_seed(1)
+    x = torch.randn(batch, 3, *shape)
+    diff = compare(official, ours, task, x)
+    device = torch.device('cpu')
+    times: Dict[str, List[float]] = dict(official=[], ours=[])
+    with torch.no_grad():
+        for _ in range(rounds):
+            times['official'].append(
+                quartiles(
+                    time_call(lambda: official(x), warmup, repeat,
+                              device))[1])
+            times['ours'].append(
+                quartiles(time_call(lambda: ours(x), warmup, repeat,
+                                    device))[1])
+    off, our = (statistics.median(times[k]) for k in ('official', 'ours'))
+    return dict(
+        max_abs_diff=diff,
+        official_s=times['official'],
+        ours_s=times['ours'],
+        official_median_s=off,
+        ours_median_s=our,
+        speedup=off / our,
+        shape=shape,
+        batch=batch,
+        task=task,
+        arch=arch)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Time our CrossFormer backbone against the official '
+        'code (equal weights and outputs checked first).')
+    parser.add_argument(
+        '--official-root',
+        required=True,
+        help='root of a clone of https://github.com/cheerss/CrossFormer')
+    parser.add_argument('--arch', default='pp-s')
+    parser.add_argument('--task', default='cls', choices=['cls', 'det'])
+    parser.add_argument(
+        '--shape',
+        type=int,
+        nargs='+',
+        help='input H W; defaults to 224 224 (cls), 800 1216 (det)')
+    parser.add_argument(
+        '--batch', type=int, help='defaults to 8 (cls), 1 (det)')
+    parser.add_argument('--warmup', type=int, default=2)
+    parser.add_argument('--repeat', type=int, default=10)
+    parser.add_argument(
+        '--rounds',
+        type=int,
+        default=3,
+        help='alternating (official, ours) rounds; the median is reported')
+    parser.add_argument('--threads', type=int, help='torch threads')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    r = benchmark(args.official_root, args.arch, args.task, args.shape,
+                  args.batch, args.warmup, args.repeat, args.rounds)
+    h, w = r['shape']
+    print(f'CrossFormer {r["arch"]} backbone ({r["task"]}), input '
+          f'{r["batch"]} x 3 x {h} x {w}, CPU fp32, '
+          f'{torch.get_num_threads()} threads')
+    print(f'max |official - ours| over the outputs: '
+          f'{r["max_abs_diff"]:.2e}')
+    print(f'{"implementation":<16} {"median ms":>10} {"img/s":>8} '
+          f'{"rounds (ms)":>24}')
+    for key, label in (('official', 'official'), ('ours', 'mmcrossformer')):
+        med = r[f'{key}_median_s']
+        rounds = ' '.join(f'{t * 1e3:.1f}' for t in r[f'{key}_s'])
+        print(f'{label:<16} {med * 1e3:>10.1f} {r["batch"] / med:>8.2f} '
+              f'{rounds:>24}')
+    print(f'speed-up (official time / ours): {r["speedup"]:.2f}x')
+    return r
+
+
+if __name__ == '__main__':
+    main()
