@@ -37,6 +37,7 @@ from mmcv.cnn.bricks.transformer import FFN
 from mmengine.model import BaseModule, ModuleList
 
 from mmcrossformer.registry import MODELS
+from ..layers import ffn_forward
 from .base_backbone import ArchBackbone
 
 # Additive mask value for padded keys. Finite, so that a group made only of
@@ -594,7 +595,7 @@ class CrossFormerBlock(BaseModule):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.drop_path(self.attn(self.norm1(x)))
-        x = self.ffn(self.norm2(x), identity=x)
+        x = ffn_forward(self.ffn, self.norm2(x), identity=x)
         if self.acl is not None:
             x = self.acl(x)
         return x

@@ -45,6 +45,7 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
 
 from mmcrossformer.registry import MODELS
+from ..layers import ffn_forward
 from .base_backbone import ArchBackbone
 
 
@@ -249,7 +250,7 @@ class TransformerLayer(BaseModule):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, N, C) -> (B, N, C)."""
         x = x + self.drop_path(self.attn(self.ln1(x)))
-        return self.ffn(self.ln2(x), identity=x)
+        return ffn_forward(self.ffn, self.ln2(x), identity=x)
 
 
 class CrossAttention(BaseModule):

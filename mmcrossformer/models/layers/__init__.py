@@ -1,0 +1,3 @@
+from .fused_ffn import can_fuse, ffn_forward
+
+__all__ = ['can_fuse', 'ffn_forward']

@@ -1,0 +1,79 @@
+"""Inference fast path for mmcv's :class:`~mmcv.cnn.bricks.transformer.FFN`.
+
+``x + fc2(GELU(fc1(x)))`` is, in eager PyTorch on the CPU, four passes over
+the hidden activations besides the two matrix products: the bias copy that
+``addmm`` makes before each product, the GELU and the residual addition.
+oneDNN (PyTorch's ``torch.ops.mkldnn._linear_pointwise``, the kernels
+``torch.compile`` uses for the same fusion on the CPU) applies the bias and
+GELU, or the bias and the residual addition, inside the matrix product.
+
+The fused path is taken only where it gives the same function: CPU, fp32,
+no autograd (``torch.no_grad()`` / ``torch.inference_mode()``), the module
+in eval mode (dropout and drop path off), two fully-connected layers with
+an exact or tanh GELU between them, no layer scale, outside ``torch.compile`` (which fuses
+by itself) and with oneDNN available. Everything else runs the module's
+own forward.
+"""
+from typing import Optional
+
+import torch
+import torch.nn as nn
+from mmcv.cnn.bricks.transformer import FFN
+
+
+def _oneDNN_linear_available() -> bool:
+    return (torch.backends.mkldnn.is_available()
+            and hasattr(torch.ops.mkldnn, '_linear_pointwise'))
+
+
+_AVAILABLE = _oneDNN_linear_available()
+
+
+def _fusable_gelu(module: nn.Module) -> Optional[str]:
+    """oneDNN's name of a GELU's algorithm, or None for other modules."""
+    if type(module) is nn.GELU:
+        return 'tanh' if module.approximate == 'tanh' else 'none'
+    return None
+
+
+def can_fuse(ffn: FFN, x: torch.Tensor) -> bool:
+    """Whether :func:`ffn_forward` may take the fused path for ``x``."""
+    if not (_AVAILABLE and x.device.type == 'cpu'
+            and x.dtype == torch.float32 and not ffn.training
+            and not torch.is_grad_enabled()):
+        return False
+    if torch.compiler.is_compiling() or torch.is_autocast_enabled('cpu'):
+        return False
+    layers = ffn.layers
+    return (ffn.num_fcs == 2 and ffn.add_identity and len(layers) == 3
+            and isinstance(layers[0], nn.Sequential) and len(layers[0]) == 3
+            and isinstance(layers[0][0], nn.Linear)
+            and _fusable_gelu(layers[0][1]) is not None
+            and isinstance(layers[1], nn.Linear)
+            and isinstance(ffn.gamma2, nn.Identity))
+
+
+def ffn_forward(ffn: FFN, x: torch.Tensor,
+                identity: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """``ffn(x, identity=identity)``, fused where :func:`can_fuse` allows.
+
+    Args:
+        ffn (FFN): An mmcv FFN (``layers = [Sequential(Linear, act,
+            Dropout), Linear, Dropout]``).
+        x (Tensor): Tokens (..., C), channels last.
+        identity (Tensor, optional): The residual, shape of the output;
+            defaults to ``x``.
+
+    Returns:
+        Tensor: (..., C_out), equal to ``ffn(x, identity=identity)``.
+    """
+    if not can_fuse(ffn, x):
+        return ffn(x, identity=identity)
+    fc1, act, _ = ffn.layers[0]
+    fc2 = ffn.layers[1]
+    identity = x if identity is None else identity
+    hidden = torch.ops.mkldnn._linear_pointwise(x, fc1.weight, fc1.bias,
+                                                'gelu', [],
+                                                _fusable_gelu(act))
+    return torch.ops.mkldnn._linear_pointwise.binary(
+        hidden, identity.contiguous(), fc2.weight, fc2.bias, 'add')
