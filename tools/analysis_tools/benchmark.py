@@ -6,7 +6,7 @@ Usage::
         [--batch N] [--device cpu|cuda] [--compare CONFIG2 ...]
         [--variant KEY=VALUE ...] [--parts backbone model]
         [--passes fwd fwd+bwd] [--warmup 2] [--repeat 10] [--amp]
-        [--threads N] [--cfg-options KEY=VALUE ...]
+        [--compile] [--threads N] [--cfg-options KEY=VALUE ...]
 
 For every config (``CONFIG``, then each ``--compare`` config, then
 ``CONFIG`` with each ``--variant`` set of overrides) and every part
@@ -39,7 +39,9 @@ peak. Both rates count one multiply-add as one FLOP.
 
 Configs whose ``model.backbone.init_cfg`` names pretrained weights are
 built without them. ``--amp`` runs the passes under ``torch.autocast``
-(bf16 on CPU, fp16 on CUDA). ``--threads`` sets ``torch.set_num_threads``.
+(bf16 on CPU, fp16 on CUDA). ``--compile`` times ``torch.compile``-d parts
+(compiled in the untimed warm-up). ``--threads`` sets
+``torch.set_num_threads``.
 
 Reference configs for comparisons are in ``configs/reference/`` (mmpretrain's
 Swin-T, mmdet's RetinaNet Swin-T and timm's CrossViT-15).
@@ -237,8 +239,13 @@ def measure(model: nn.Module,
             images: torch.Tensor,
             warmup: int,
             repeat: int,
-            amp: bool = False) -> Dict[str, object]:
+            amp: bool = False,
+            compile: bool = False) -> Dict[str, object]:
     """Time one part / pass of a built model on ``images``.
+
+    With ``compile``, the part runs through ``torch.compile`` (default
+    inductor backend); compilation happens in the warm-up passes (at least
+    one), which are not timed.
 
     Returns:
         dict: ``times`` (seconds per call), ``peak`` (bytes or None).
@@ -247,6 +254,9 @@ def measure(model: nn.Module,
         raise ValueError(f'pass must be one of {PASSES}, got {pass_!r}')
     device = images.device
     fn = part_callable(model, part, scope, tuple(images.shape[-2:]))
+    if compile:
+        fn = torch.compile(fn)
+        warmup = max(warmup, 1)
     if pass_ == 'fwd':
         model.eval()
 
@@ -291,6 +301,7 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
               warmup: int = 2,
               repeat: int = 10,
               amp: bool = False,
+              compile: bool = False,
               roofline: bool = True,
               log: Callable[[str], None] = print) -> Dict[str, object]:
     """Measure configs; the table :func:`format_table` prints.
@@ -306,6 +317,7 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
         parts, passes (Sequence[str]): See the module docstring.
         warmup, repeat (int): Untimed and timed passes.
         amp (bool): Run under autocast (bf16 on CPU, fp16 on CUDA).
+        compile (bool): Time ``torch.compile``-d parts.
         roofline (bool): Count FLOPs and measure the matmul peak.
 
     Returns:
@@ -356,7 +368,7 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
             for pass_ in passes:
                 log(f'timing {name} / {part} / {pass_} ...')
                 out = measure(model, scope, part, pass_, images, warmup,
-                              repeat, amp)
+                              repeat, amp, compile)
                 q1, med, q3 = quartiles(out['times'])
                 results.append(
                     dict(
@@ -382,7 +394,8 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
         shape=shape,
         batch=batch,
         device=dev.type,
-        amp=amp)
+        amp=amp,
+        compile=compile)
 
 
 def format_table(report: Dict[str, object]) -> str:
@@ -416,7 +429,8 @@ def format_table(report: Dict[str, object]) -> str:
     lines.append(f'input {report["batch"]} x 3 x {h} x {w}, device '
                  f'{_device_name(report["device"])}, threads '
                  f'{torch.get_num_threads()}, '
-                 f'{"autocast" if report["amp"] else "fp32"}')
+                 f'{"autocast" if report["amp"] else "fp32"}'
+                 f'{", torch.compile" if report.get("compile") else ""}')
     if peak:
         lines.append(f'matmul peak measured in this run: {peak / 1e9:.1f} '
                      f'GFLOP/s (1 FLOP = 1 multiply-add, as the GFLOPs '
@@ -456,6 +470,10 @@ def parse_args(argv=None):
     parser.add_argument('--repeat', type=int, default=10)
     parser.add_argument(
         '--amp', action='store_true', help='bf16 (CPU) / fp16 (CUDA)')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='time torch.compile-d parts (compiled during warm-up)')
     parser.add_argument('--threads', type=int, help='torch threads (CPU)')
     parser.add_argument(
         '--no-roofline',
@@ -495,6 +513,7 @@ def main(argv=None):
         warmup=args.warmup,
         repeat=args.repeat,
         amp=args.amp,
+        compile=args.compile,
         roofline=not args.no_roofline,
         log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(format_table(report))

@@ -10,9 +10,9 @@ GELU, or the bias and the residual addition, inside the matrix product.
 The fused path is taken only where it gives the same function: CPU, fp32,
 no autograd (``torch.no_grad()`` / ``torch.inference_mode()``), the module
 in eval mode (dropout and drop path off), two fully-connected layers with
-an exact or tanh GELU between them, no layer scale, outside ``torch.compile`` (which fuses
-by itself) and with oneDNN available. Everything else runs the module's
-own forward.
+an exact or tanh GELU between them, no layer scale, oneDNN available, and
+neither ``torch.compile`` (which fuses by itself) nor ``torch.jit.trace``
+(FLOP counters) running. Everything else runs the module's own forward.
 """
 from typing import Optional
 
@@ -42,7 +42,8 @@ def can_fuse(ffn: FFN, x: torch.Tensor) -> bool:
             and x.dtype == torch.float32 and not ffn.training
             and not torch.is_grad_enabled()):
         return False
-    if torch.compiler.is_compiling() or torch.is_autocast_enabled('cpu'):
+    if (torch.compiler.is_compiling() or torch.jit.is_tracing()
+            or torch.is_autocast_enabled('cpu')):
         return False
     layers = ffn.layers
     return (ffn.num_fcs == 2 and ffn.add_identity and len(layers) == 3

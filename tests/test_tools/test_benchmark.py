@@ -1,0 +1,119 @@
+"""tools/analysis_tools/benchmark.py and benchmark_official.py (smoke tests,
+no timing assertions)."""
+import os.path as osp
+import re
+import sys
+
+import pytest
+import torch
+
+from conftest import CONFIGS, TOOLS, run_tool
+
+sys.path.insert(0, osp.join(TOOLS, 'analysis_tools'))
+import benchmark as tool  # noqa: E402
+import benchmark_official as official_tool  # noqa: E402
+
+DEMO = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco_demo.py')
+
+
+def test_table_from_the_command_line():
+    out = run_tool('analysis_tools/benchmark.py', DEMO, '--shape', '64', '96',
+                   '--warmup', '0', '--repeat', '2', '--variant',
+                   'model.backbone.with_cp=True', '--threads', '1')
+    rows = [line for line in out.splitlines()
+            if line.startswith('retinanet_crossformerpp_s_coco_demo')]
+    # 2 rows (config, variant) x 2 parts x 2 passes
+    assert len(rows) == 8, out
+    assert sum('[with_cp=True]' in row for row in rows) == 4
+    for row in rows[:4]:  # the first config is the reference: ratio 1.00
+        assert re.search(r'\s1\.00\s', row), row
+    forward = [row for row in rows if ' fwd ' in row]
+    assert all(row.rstrip().endswith('%') for row in forward), forward
+    assert 'matmul peak measured in this run' in out
+    assert 'input 1 x 3 x 64 x 96' in out
+
+
+def test_report_contents():
+    report = tool.benchmark([(DEMO, None)],
+                            shape=(64, 64),
+                            batch=2,
+                            parts=('backbone', ),
+                            passes=('fwd', 'fwd+bwd'),
+                            warmup=0,
+                            repeat=2,
+                            log=lambda msg: None)
+    fwd, bwd = report['results']
+    assert (fwd['pass_'], bwd['pass_']) == ('fwd', 'fwd+bwd')
+    assert fwd['q1_s'] <= fwd['median_s'] <= fwd['q3_s']
+    assert fwd['images_per_s'] == pytest.approx(2 / fwd['median_s'])
+    # backbone FLOPs of one image, counted as get_flops counts them
+    assert fwd['flops'] > 1e7 and bwd['flops'] is None
+    assert report['peak_flops'] > 1e8
+    assert bwd['peak_bytes'] > 0
+    table = tool.format_table(report)
+    assert 'GFLOP/s' in table and 'fwd+bwd' in table
+
+
+def test_peak_memory_sees_an_allocation():
+    with tool.PeakMemory(torch.device('cpu')) as peak:
+        block = torch.ones(25_000_000)  # 100 MB
+        del block
+    assert peak.value is not None and peak.value >= 90e6
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match='batch'):
+        tool.benchmark([(DEMO, None)], batch=0)
+    with pytest.raises(ValueError, match='unknown parts'):
+        tool.benchmark([(DEMO, None)], parts=('neck', ))
+    with pytest.raises(ValueError, match='repeat'):
+        tool.time_call(lambda: None, 0, 0, torch.device('cpu'))
+
+
+# The imports at the top of the official models/crossformer_backbone_det.py
+# (mmcv 1.x / mmdet 2.x names), to check that the tool provides them.
+LEGACY_IMPORTS = """
+from mmdet.utils import get_root_logger
+from mmcv.runner import load_checkpoint
+from mmcv.cnn import build_norm_layer, constant_init, trunc_normal_init
+from mmcv.cnn.bricks.transformer import FFN, build_dropout
+from mmcv.cnn.utils.weight_init import trunc_normal_
+from mmcv.runner import BaseModule, ModuleList, _load_checkpoint
+
+NAMES = (get_root_logger, load_checkpoint, build_norm_layer, constant_init,
+         trunc_normal_init, FFN, build_dropout, trunc_normal_, BaseModule,
+         ModuleList, _load_checkpoint)
+"""
+
+
+def test_official_file_imports_resolve_and_are_removed(tmp_path):
+    import mmdet.utils
+    real = sys.modules['mmdet.utils']
+    (tmp_path / 'models').mkdir()
+    (tmp_path / 'models' / 'crossformer_backbone_det.py').write_text(
+        LEGACY_IMPORTS)
+    module = official_tool.load_official(str(tmp_path), 'det')
+    assert all(name is not None for name in module.NAMES)
+    assert sys.modules['mmdet.utils'] is real is mmdet.utils
+    assert 'mmcv.runner' not in sys.modules
+
+
+def test_official_root_must_be_a_clone(tmp_path):
+    with pytest.raises(FileNotFoundError, match='cheerss/CrossFormer'):
+        official_tool.load_official(str(tmp_path), 'cls')
+
+
+@pytest.mark.parametrize('name,scope,params', [
+    ('swin-t_in1k.py', 'mmpretrain', 28_288_354),  # mmpretrain: 28.29 M
+    ('retinanet_swin-t_coco.py', 'mmdet', 38_458_606),  # mmdet: 38.5 M
+    # timm's crossvit_15_240 has exactly as many as ours (and as the paper)
+    ('timm_crossvit_15_240_in1k.py', 'mmpretrain', 27_528_464),
+])
+def test_reference_configs_build(name, scope, params):
+    from mmengine.config import Config
+    cfg = Config.fromfile(osp.join(CONFIGS, 'reference', name))
+    model, got_scope = tool.build_model(cfg)
+    assert got_scope == scope
+    assert sum(p.numel() for p in model.parameters()) == params
+    out = model.backbone(torch.randn(1, 3, 224, 224))
+    assert all(torch.isfinite(o).all() for o in out)
