@@ -6,7 +6,8 @@ Usage::
         [--batch N] [--device cpu|cuda] [--compare CONFIG2 ...]
         [--variant KEY=VALUE ...] [--parts backbone model]
         [--passes fwd fwd+bwd] [--warmup 2] [--repeat 10] [--amp]
-        [--compile] [--threads N] [--cfg-options KEY=VALUE ...]
+        [--compile] [--threads N] [--no-memory] [--no-roofline]
+        [--cfg-options KEY=VALUE ...]
 
 For every config (``CONFIG``, then each ``--compare`` config, then
 ``CONFIG`` with each ``--variant`` set of overrides) and every part
@@ -24,11 +25,14 @@ passes, ``--repeat`` times, and reports the median (and the spread between
 the 25th and 75th percentile) in milliseconds, images per second, peak
 memory and the ratio of each row's throughput to the first config's.
 
-Peak memory: on CUDA ``torch.cuda.max_memory_allocated`` minus the memory
-allocated before the pass; on CPU the peak resident set size (``VmHWM``,
-reset through ``/proc/self/clear_refs`` before each measurement) minus the
-resident size before it (MiB). CPU numbers include allocator caching and
-therefore are upper bounds of the tensors alive at the peak.
+Peak memory (MiB, the allocations of one pass above what was allocated
+before it; the ``fwd+bwd`` pass includes the parameters' gradients): on CUDA
+``torch.cuda.max_memory_allocated``; on the CPU the peak resident set size
+(``VmHWM``, reset through ``/proc/self/clear_refs``) of a separate, untimed
+pass in a child process in which glibc returns every freed block of 64 KiB
+or more to the system at once (``MALLOC_MMAP_THRESHOLD_``), so that the
+resident size follows the live tensors rather than the allocator's cache
+(``--no-memory`` skips it).
 
 Roofline: the machine's matrix-multiply peak is measured in the same run (a
 square fp32 matmul, or the autocast dtype with ``--amp``, median of
@@ -232,6 +236,50 @@ def _autocast(device: torch.device, amp: bool):
     return torch.autocast(device.type, dtype=dtype)
 
 
+def make_step(model: nn.Module,
+              scope: str,
+              part: str,
+              pass_: str,
+              images: torch.Tensor,
+              amp: bool = False,
+              compile: bool = False) -> Callable[[], object]:
+    """One pass (``'fwd'`` or ``'fwd+bwd'``) of a part of a built model on
+    ``images``, as a function without arguments; sets the model's mode.
+
+    With ``compile``, the part runs through ``torch.compile`` (default
+    inductor backend); the first call compiles.
+    """
+    if pass_ not in PASSES:
+        raise ValueError(f'pass must be one of {PASSES}, got {pass_!r}')
+    device = images.device
+    fn = part_callable(model, part, scope, tuple(images.shape[-2:]))
+    if compile:
+        fn = torch.compile(fn)
+    if pass_ == 'fwd':
+        model.eval()
+
+        def step():
+            with torch.no_grad(), _autocast(device, amp):
+                return fn(images)
+
+        return step
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+
+    def step():
+        with _autocast(device, amp):
+            outs = _float_tensors(fn(images))
+            loss = sum(o.float().mean() for o in outs if o.requires_grad)
+        if not torch.is_tensor(loss):
+            raise RuntimeError(f'the {part} of this config has no '
+                               f'differentiable output')
+        loss.backward()
+        for p in params:
+            p.grad = None
+
+    return step
+
+
 def measure(model: nn.Module,
             scope: str,
             part: str,
@@ -241,46 +289,74 @@ def measure(model: nn.Module,
             repeat: int,
             amp: bool = False,
             compile: bool = False) -> Dict[str, object]:
-    """Time one part / pass of a built model on ``images``.
-
-    With ``compile``, the part runs through ``torch.compile`` (default
-    inductor backend); compilation happens in the warm-up passes (at least
-    one), which are not timed.
+    """Time one part / pass of a built model on ``images`` (see
+    :func:`make_step`; with ``compile`` at least one warm-up pass, which
+    compiles).
 
     Returns:
-        dict: ``times`` (seconds per call), ``peak`` (bytes or None).
+        dict: ``times`` (seconds per call), ``peak`` (CUDA: bytes; CPU:
+        None, see :func:`cpu_peak_memory`).
     """
-    if pass_ not in PASSES:
-        raise ValueError(f'pass must be one of {PASSES}, got {pass_!r}')
-    device = images.device
-    fn = part_callable(model, part, scope, tuple(images.shape[-2:]))
-    if compile:
-        fn = torch.compile(fn)
-        warmup = max(warmup, 1)
-    if pass_ == 'fwd':
-        model.eval()
-
-        def step():
-            with torch.no_grad(), _autocast(device, amp):
-                return fn(images)
-    else:
-        model.train()
-        params = [p for p in model.parameters() if p.requires_grad]
-
-        def step():
-            with _autocast(device, amp):
-                outs = _float_tensors(fn(images))
-                loss = sum(o.float().mean() for o in outs if o.requires_grad)
-            if not torch.is_tensor(loss):
-                raise RuntimeError(f'the {part} of this config has no '
-                                   f'differentiable output')
-            loss.backward()
-            for p in params:
-                p.grad = None
-
-    with PeakMemory(device) as peak:
-        times = time_call(step, warmup, repeat, device)
+    step = make_step(model, scope, part, pass_, images, amp, compile)
+    warmup = max(warmup, 1) if compile else warmup
+    if images.device.type != 'cuda':
+        return dict(
+            times=time_call(step, warmup, repeat, images.device), peak=None)
+    with PeakMemory(images.device) as peak:
+        times = time_call(step, warmup, repeat, images.device)
     return dict(times=times, peak=peak.value)
+
+
+def cpu_peak_memory(config: str, options: Optional[dict],
+                    shape: Tuple[int, int], batch: int, parts: Sequence[str],
+                    passes: Sequence[str], amp: bool) -> Dict[str, int]:
+    """Peak memory of each part / pass on the CPU, in bytes.
+
+    Measured in a child process where glibc serves every allocation of 64
+    KiB or more with ``mmap`` (``MALLOC_MMAP_THRESHOLD_=65536``), so that
+    freed tensors leave the resident set at once and its peak (``VmHWM``)
+    follows the live memory rather than the allocator's cache: one untimed
+    pass, then the peak over a second pass minus the resident size before
+    it. Keys are ``'part/pass'``.
+    """
+    import json
+    import subprocess
+    job = dict(config=config, options=options, shape=list(shape),
+               batch=batch, parts=list(parts), passes=list(passes), amp=amp)
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='65536')
+    proc = subprocess.run(
+        [sys.executable, osp.abspath(__file__), '--memory-worker',
+         json.dumps(job)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True)
+    lines = [ln for ln in proc.stdout.splitlines()
+             if ln.startswith('MEMORY ')]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f'memory measurement of {config} failed:\n'
+                           f'{proc.stdout[-4000:]}')
+    return json.loads(lines[-1][len('MEMORY '):])
+
+
+def _memory_worker(job_json: str) -> None:
+    import json
+    job = json.loads(job_json)
+    from mmcrossformer.utils.runtime import flush_denormals_on_cpu
+    flush_denormals_on_cpu()
+    model, scope = build_model(_load_cfg(job['config'], job['options']))
+    images = torch.randn(job['batch'], 3, *job['shape'])
+    out = {}
+    for part in job['parts']:
+        if part == 'backbone' and not hasattr(model, 'backbone'):
+            continue
+        for pass_ in job['passes']:
+            step = make_step(model, scope, part, pass_, images, job['amp'])
+            step()
+            with PeakMemory(torch.device('cpu')) as peak:
+                step()
+            out[f'{part}/{pass_}'] = peak.value
+    print('MEMORY ' + json.dumps(out), flush=True)
 
 
 # ------------------------------------------------------------------ rows --
@@ -303,6 +379,7 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
               amp: bool = False,
               compile: bool = False,
               roofline: bool = True,
+              memory_pass: bool = True,
               log: Callable[[str], None] = print) -> Dict[str, object]:
     """Measure configs; the table :func:`format_table` prints.
 
@@ -319,6 +396,8 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
         amp (bool): Run under autocast (bf16 on CPU, fp16 on CUDA).
         compile (bool): Time ``torch.compile``-d parts.
         roofline (bool): Count FLOPs and measure the matmul peak.
+        memory_pass (bool): On the CPU, measure peak memory in a child
+            process (:func:`cpu_peak_memory`).
 
     Returns:
         dict: ``results`` (one dict per row / part / pass: ``name``,
@@ -358,6 +437,11 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
             osp.basename(config))[0]
         torch.manual_seed(index)
         images = torch.randn(batch, 3, *shape, device=dev)
+        memory = {}
+        if memory_pass and dev.type == 'cpu':
+            log(f'measuring the memory of {name} ...')
+            memory = cpu_peak_memory(config, options, shape, batch, parts,
+                                     passes, amp)
         for part in parts:
             if part == 'backbone' and not hasattr(model, 'backbone'):
                 continue
@@ -379,7 +463,8 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
                         q1_s=q1,
                         q3_s=q3,
                         images_per_s=batch / med,
-                        peak_bytes=out['peak'],
+                        peak_bytes=out['peak'] if out['peak'] is not None
+                        else memory.get(f'{part}/{pass_}'),
                         flops=flops if pass_ == 'fwd' else None))
         del model
     peak = None
@@ -476,6 +561,10 @@ def parse_args(argv=None):
         help='time torch.compile-d parts (compiled during warm-up)')
     parser.add_argument('--threads', type=int, help='torch threads (CPU)')
     parser.add_argument(
+        '--no-memory',
+        action='store_true',
+        help='skip the CPU memory pass (a child process per config)')
+    parser.add_argument(
         '--no-roofline',
         action='store_true',
         help='skip FLOP counting and the matmul peak')
@@ -488,6 +577,9 @@ def parse_args(argv=None):
 
 
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ['--memory-worker']:
+        return _memory_worker(argv[1])
     args = parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -515,6 +607,7 @@ def main(argv=None):
         amp=args.amp,
         compile=args.compile,
         roofline=not args.no_roofline,
+        memory_pass=not args.no_memory,
         log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(format_table(report))
     return report
