@@ -28,7 +28,8 @@ Usage::
     git clone https://github.com/cheerss/CrossFormer /tmp/CrossFormer
     python tools/analysis_tools/benchmark_official.py \\
         --official-root /tmp/CrossFormer [--arch pp-s] [--task cls|det] \\
-        [--shape H W] [--batch N] [--warmup 2] [--repeat 10] [--threads N]
+        [--shape H W] [--batch N] [--warmup 2] [--repeat 10] [--rounds 3] \\
+        [--threads N] [--profile]
 """
 import argparse
 import contextlib
@@ -283,8 +284,26 @@ def parse_args(argv=None):
         type=int,
         default=3,
         help='alternating (official, ours) rounds; the median is reported')
+    parser.add_argument(
+        '--profile',
+        action='store_true',
+        help='also print the operators taking the most time in one call of '
+        'each implementation (torch.profiler)')
     parser.add_argument('--threads', type=int, help='torch threads')
     return parser.parse_args(argv)
+
+
+def profile_table(model: torch.nn.Module, x: torch.Tensor,
+                  rows: int = 12) -> str:
+    """torch.profiler's table of the operators of one call, by self CPU
+    time (after one untimed call)."""
+    from torch.profiler import ProfilerActivity, profile
+    with torch.no_grad():
+        model(x)
+        with profile(activities=[ProfilerActivity.CPU]) as prof:
+            model(x)
+    return prof.key_averages().table(
+        sort_by='self_cpu_time_total', row_limit=rows)
 
 
 def main(argv=None):
@@ -307,6 +326,14 @@ def main(argv=None):
         print(f'{label:<16} {med * 1e3:>10.1f} {r["batch"] / med:>8.2f} '
               f'{rounds:>24}')
     print(f'speed-up (official time / ours): {r["speedup"]:.2f}x')
+    if args.profile:
+        official, ours = build_pair(args.official_root, args.arch, args.task,
+                                    r['shape'])
+        x = torch.randn(r['batch'], 3, *r['shape'])
+        for label, model in (('official', official), ('mmcrossformer',
+                                                      ours)):
+            print(f'\n{label}: operators of one call')
+            print(profile_table(model, x))
     return r
 
 

@@ -40,9 +40,10 @@ from mmcrossformer.registry import MODELS
 from ..layers import ffn_forward
 from .base_backbone import ArchBackbone
 
-# Additive mask value for padded keys. Finite, so that a group made only of
-# padding (possible with LDA) gives a uniform softmax instead of NaN; its
-# queries are cropped away afterwards. Representable in fp16 and bf16.
+# Added to the attention bias of padded keys. Finite, so that a group made
+# only of padding (possible with LDA) gives a softmax instead of NaN; its
+# queries are cropped away afterwards. Representable in fp16 and bf16, and
+# exp(-1e4) is 0 in all three float types, so padded keys get no weight.
 PAD_MASK_VALUE = -1e4
 
 
@@ -442,8 +443,9 @@ class LSDAttention(BaseModule):
                                                                 4).unbind(0)
         mask = self.dpb(gh, gw).to(q.dtype).unsqueeze(0)  # (1, heads, N, N)
         if h % (gh * it) or w % (gw * it):
+            # one broadcast add writes the (groups, heads, N, N) mask
             pad = padding_key_mask(h, w, gh, gw, it, x.device)
-            mask = mask.masked_fill(pad[:, None, None, :], PAD_MASK_VALUE)
+            mask = mask + pad[:, None, None, :].to(q.dtype) * PAD_MASK_VALUE
         return q, k, v, mask, (b, h, w, gh, gw, it)
 
     def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
@@ -485,7 +487,8 @@ class LSDAttention(BaseModule):
             scale = self.scale or q.shape[-1]**-0.5
             attn = (q * scale) @ k.transpose(-1, -2)
             attn = (attn.view(b, groups, *attn.shape[1:]) + mask).softmax(-1)
-            attn = F.dropout(attn, drop, training=self.training)
+            if drop > 0:
+                attn = F.dropout(attn, drop, training=True)
             out = attn.flatten(0, 1) @ v
         else:
             if mask.shape[0] > 1 and b > 1:  # per-group mask, batch > 1
