@@ -29,7 +29,7 @@ Usage::
     python tools/analysis_tools/benchmark_official.py \\
         --official-root /tmp/CrossFormer [--arch pp-s] [--task cls|det] \\
         [--shape H W] [--batch N] [--warmup 2] [--repeat 10] [--rounds 3] \\
-        [--threads N] [--profile]
+        [--threads N] [--compile] [--profile]
 """
 import argparse
 import contextlib
@@ -215,8 +215,13 @@ def compare(official: torch.nn.Module, ours: torch.nn.Module, task: str,
 
 def benchmark(root: str, arch: str = 'pp-s', task: str = 'cls',
               shape=None, batch=None, warmup: int = 2,
-              repeat: int = 10, rounds: int = 3) -> Dict[str, object]:
+              repeat: int = 10, rounds: int = 3,
+              compile: bool = False) -> Dict[str, object]:
     """Check equal outputs and time both implementations (CPU, fp32).
+
+    With ``compile``, ours runs through ``torch.compile`` (compiled and
+    checked against the official outputs before the timing); the official
+    model stays eager.
 
     Returns:
         dict: ``max_abs_diff``, ``official_s`` / ``ours_s`` (per-round
@@ -234,6 +239,8 @@ def benchmark(root: str, arch: str = 'pp-s', task: str = 'cls',
     official, ours = build_pair(root, arch, task, shape)
     torch.manual_seed(1)
     x = torch.randn(batch, 3, *shape)
+    if compile:
+        ours = torch.compile(ours)
     diff = compare(official, ours, task, x)
     device = torch.device('cpu')
     times: Dict[str, List[float]] = dict(official=[], ours=[])
@@ -257,7 +264,8 @@ def benchmark(root: str, arch: str = 'pp-s', task: str = 'cls',
         shape=shape,
         batch=batch,
         task=task,
-        arch=arch)
+        arch=arch,
+        compile=compile)
 
 
 def parse_args(argv=None):
@@ -285,6 +293,11 @@ def parse_args(argv=None):
         default=3,
         help='alternating (official, ours) rounds; the median is reported')
     parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='run ours through torch.compile (the official model stays '
+        'eager)')
+    parser.add_argument(
         '--profile',
         action='store_true',
         help='also print the operators taking the most time in one call of '
@@ -311,19 +324,21 @@ def main(argv=None):
     if args.threads:
         torch.set_num_threads(args.threads)
     r = benchmark(args.official_root, args.arch, args.task, args.shape,
-                  args.batch, args.warmup, args.repeat, args.rounds)
+                  args.batch, args.warmup, args.repeat, args.rounds,
+                  args.compile)
     h, w = r['shape']
     print(f'CrossFormer {r["arch"]} backbone ({r["task"]}), input '
           f'{r["batch"]} x 3 x {h} x {w}, CPU fp32, '
           f'{torch.get_num_threads()} threads')
     print(f'max |official - ours| over the outputs: '
           f'{r["max_abs_diff"]:.2e}')
-    print(f'{"implementation":<16} {"median ms":>10} {"img/s":>8} '
+    print(f'{"implementation":<26} {"median ms":>10} {"img/s":>8} '
           f'{"rounds (ms)":>24}')
-    for key, label in (('official', 'official'), ('ours', 'mmcrossformer')):
+    ours_label = 'mmcrossformer' + (' (compiled)' if r['compile'] else '')
+    for key, label in (('official', 'official'), ('ours', ours_label)):
         med = r[f'{key}_median_s']
         rounds = ' '.join(f'{t * 1e3:.1f}' for t in r[f'{key}_s'])
-        print(f'{label:<16} {med * 1e3:>10.1f} {r["batch"] / med:>8.2f} '
+        print(f'{label:<26} {med * 1e3:>10.1f} {r["batch"] / med:>8.2f} '
               f'{rounds:>24}')
     print(f'speed-up (official time / ours): {r["speedup"]:.2f}x')
     if args.profile:

@@ -431,8 +431,8 @@ class LSDAttention(BaseModule):
         self, x: torch.Tensor
     ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Tuple]:
         """Grouped q, k, v (B * groups, heads, N, d) (views of one qkv
-        tensor), the additive mask (DPB bias, padded keys at
-        ``PAD_MASK_VALUE``), either (1, heads, N, N) or
+        tensor), the additive mask (DPB bias, plus ``PAD_MASK_VALUE`` for
+        padded keys), either (1, heads, N, N) or
         (groups, heads, N, N), and the group layout."""
         b, h, w, c = x.shape
         gh, gw, it = self.group_shape(h, w)

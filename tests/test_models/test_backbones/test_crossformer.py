@@ -237,6 +237,24 @@ def test_lsda_frozen_dpb_uses_sdpa_with_grads():
     assert attn.qkv.weight.grad.abs().sum() > 0
 
 
+def test_training_step_under_bf16_autocast_is_finite():
+    """Both attention paths (explicit with the DPB gradient, SDPA without)
+    train under CPU bf16 autocast with finite values and gradients."""
+    torch.manual_seed(0)
+    model = tiny(with_cp=True).train()
+    x = torch.randn(2, 3, 70, 90)
+    for frozen_dpb in (False, True):
+        for name, p in model.named_parameters():
+            p.requires_grad_(not (frozen_dpb and '.dpb.' in name))
+            p.grad = None
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            outs = model(x)
+        assert all(o.dtype == torch.bfloat16 for o in outs)
+        sum(o.float().square().mean() for o in outs).backward()
+        grads = [p.grad for p in model.parameters() if p.requires_grad]
+        assert all(g is not None and torch.isfinite(g).all() for g in grads)
+
+
 @pytest.mark.parametrize('module', ['lsda', 'backbone'])
 def test_no_graph_breaks_under_torch_compile(module):
     """torch.compile captures the backbone forward in one graph."""
