@@ -64,7 +64,7 @@ import torch.nn as nn
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from get_flops import (DEFAULT_SHAPES, _data_samples,  # noqa: E402
-                       build_model, sdpa_flop_jit)
+                       build_model, flop_analyzer)
 
 PARTS = ('backbone', 'model')
 PASSES = ('fwd', 'fwd+bwd')
@@ -218,15 +218,8 @@ class _Traced(nn.Module):
 def count_flops(model: nn.Module, fn: Callable, images: torch.Tensor) -> int:
     """Forward FLOPs (multiply-adds) of ``fn(images)``, a function of
     ``model``; SDPA included."""
-    from mmengine.analysis import FlopAnalyzer
     with torch.no_grad():
-        analyzer = FlopAnalyzer(_Traced(model, fn), (images, ))
-        analyzer.set_op_handle('aten::scaled_dot_product_attention',
-                               sdpa_flop_jit)
-        analyzer.unsupported_ops_warnings(False)
-        analyzer.uncalled_modules_warnings(False)
-        analyzer.tracer_warnings('none')
-        return int(analyzer.total())
+        return int(flop_analyzer(_Traced(model, fn), images).total())
 
 
 def _autocast(device: torch.device, amp: bool):

@@ -51,6 +51,19 @@ def sdpa_flop_jit(inputs: List[Any], outputs: List[Any]) -> Counter:
                     batch * n_q * n_k * (d + d_v)})
 
 
+def flop_analyzer(module: nn.Module, inputs: torch.Tensor):
+    """mmengine's ``FlopAnalyzer`` of ``module(inputs)`` with the SDPA handle
+    of this tool and its warnings off (call it under ``torch.no_grad()``)."""
+    from mmengine.analysis import FlopAnalyzer
+    analyzer = FlopAnalyzer(module, (inputs, ))
+    analyzer.set_op_handle('aten::scaled_dot_product_attention',
+                           sdpa_flop_jit)
+    analyzer.unsupported_ops_warnings(False)
+    analyzer.uncalled_modules_warnings(False)
+    analyzer.tracer_warnings('none')
+    return analyzer
+
+
 class _TensorForward(nn.Module):
     """Calls ``model(inputs, data_samples, mode='tensor')`` for tracing."""
 
@@ -117,7 +130,6 @@ def get_flops(config, shape: Optional[Sequence[int]] = None,
         ``by_module`` (FLOPs of the model's direct children), ``shape`` and
         ``unsupported`` (names of operators that were not counted).
     """
-    from mmengine.analysis import FlopAnalyzer
     from mmengine.config import Config
     cfg = Config.fromfile(config) if isinstance(config, str) else config
     if cfg_options:
@@ -132,12 +144,7 @@ def get_flops(config, shape: Optional[Sequence[int]] = None,
     wrapper = _TensorForward(model, _data_samples(scope, shape))
     inputs = torch.randn(1, 3, *shape)
     with torch.no_grad():
-        analyzer = FlopAnalyzer(wrapper, (inputs, ))
-        analyzer.set_op_handle('aten::scaled_dot_product_attention',
-                               sdpa_flop_jit)
-        analyzer.unsupported_ops_warnings(False)
-        analyzer.uncalled_modules_warnings(False)
-        analyzer.tracer_warnings('none')
+        analyzer = flop_analyzer(wrapper, inputs)
         total = analyzer.total()
         by_op = analyzer.by_operator()
         by_module = analyzer.by_module()
