@@ -14,19 +14,40 @@ an exact or tanh GELU between them, no layer scale, oneDNN available, and
 neither ``torch.compile`` (which fuses by itself) nor ``torch.jit.trace``
 (FLOP counters) running. Everything else runs the module's own forward.
 """
+from functools import lru_cache
 from typing import Optional
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmcv.cnn.bricks.transformer import FFN
 
 
-def _oneDNN_linear_available() -> bool:
-    return (torch.backends.mkldnn.is_available()
-            and hasattr(torch.ops.mkldnn, '_linear_pointwise'))
-
-
-_AVAILABLE = _oneDNN_linear_available()
+@lru_cache(maxsize=1)
+def onednn_linear_available() -> bool:
+    """Whether this PyTorch build has oneDNN's fused linear kernels and they
+    reproduce ``F.linear`` + GELU / + addition on a small example (checked
+    once; False on builds or machines where they are missing or differ)."""
+    if not (torch.backends.mkldnn.is_available()
+            and hasattr(torch.ops.mkldnn, '_linear_pointwise')):
+        return False
+    try:
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(3, 8, generator=gen)
+        w = torch.randn(4, 8, generator=gen)
+        b = torch.randn(4, generator=gen)
+        other = torch.randn(3, 4, generator=gen)
+        with torch.no_grad():
+            gelu = torch.ops.mkldnn._linear_pointwise(x, w, b, 'gelu', [],
+                                                      'none')
+            add = torch.ops.mkldnn._linear_pointwise.binary(
+                x, other, w, b, 'add')
+            ref = F.linear(x, w, b)
+        return bool(
+            torch.allclose(gelu, F.gelu(ref), atol=1e-5)
+            and torch.allclose(add, ref + other, atol=1e-5))
+    except Exception:  # a kernel not built for this machine
+        return False
 
 
 def _fusable_gelu(module: nn.Module) -> Optional[str]:
@@ -38,15 +59,14 @@ def _fusable_gelu(module: nn.Module) -> Optional[str]:
 
 def can_fuse(ffn: FFN, x: torch.Tensor) -> bool:
     """Whether :func:`ffn_forward` may take the fused path for ``x``."""
-    if not (_AVAILABLE and x.device.type == 'cpu'
-            and x.dtype == torch.float32 and not ffn.training
-            and not torch.is_grad_enabled()):
-        return False
     if (torch.compiler.is_compiling() or torch.jit.is_tracing()
             or torch.is_autocast_enabled('cpu')):
         return False
+    if not (x.device.type == 'cpu' and x.dtype == torch.float32
+            and not ffn.training and not torch.is_grad_enabled()):
+        return False
     layers = ffn.layers
-    return (ffn.num_fcs == 2 and ffn.add_identity and len(layers) == 3
+    return (onednn_linear_available() and ffn.num_fcs == 2 and ffn.add_identity and len(layers) == 3
             and isinstance(layers[0], nn.Sequential) and len(layers[0]) == 3
             and isinstance(layers[0][0], nn.Linear)
             and _fusable_gelu(layers[0][1]) is not None

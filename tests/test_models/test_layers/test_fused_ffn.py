@@ -4,6 +4,7 @@ import torch.nn as nn
 from mmcv.cnn.bricks.transformer import FFN
 
 from mmcrossformer.models.layers import can_fuse, ffn_forward
+from mmcrossformer.models.layers.fused_ffn import onednn_linear_available
 
 
 def make_ffn(act='GELU', **act_kwargs):
@@ -17,6 +18,16 @@ def make_ffn(act='GELU', **act_kwargs):
     for p in ffn.parameters():  # non-trivial biases
         nn.init.normal_(p, std=0.2)
     return ffn.eval()
+
+
+def test_onednn_kernels_found_on_x86_64():
+    # the pinned x86_64 PyTorch wheels are built with oneDNN (elsewhere the
+    # fused path may be off; the module's forward is used then)
+    import platform
+    available = onednn_linear_available()
+    assert isinstance(available, bool)
+    if platform.machine() in ('x86_64', 'AMD64'):
+        assert available
 
 
 @pytest.mark.parametrize('approximate', ['none', 'tanh'])
