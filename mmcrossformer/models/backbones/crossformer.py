@@ -273,7 +273,9 @@ class DynamicPositionBias(BaseModule):
             pos = self.pos2(self.pos1(pos))
         table = self.pos3(pos)  # ((2gh-1)(2gw-1), num_heads)
         n = gh * gw
-        bias = table[index.to(weight.device)].view(n, n, self.num_heads)
+        # index_select: its backward (index_add) is faster than indexing's
+        bias = table.index_select(0, index.to(weight.device))
+        bias = bias.view(n, n, self.num_heads)
         return bias.permute(2, 0, 1)
 
 
