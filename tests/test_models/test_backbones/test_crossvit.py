@@ -349,3 +349,16 @@ def test_init_weights(tmp_path):
 def test_rejects_bad_input():
     with pytest.raises(ValueError, match=r'\(B, 3, H, W\)'):
         small()(torch.rand(1, 1, 32, 32))
+
+
+@pytest.mark.parametrize('out_type', ['cls_token', 'featmap'])
+def test_no_graph_breaks_under_torch_compile(out_type):
+    """torch.compile captures the backbone forward in one graph."""
+    import torch._dynamo as dynamo
+    model = CrossViT(
+        arch='tiny', img_size=64, branch_img_sizes=(72, 64),
+        out_type=out_type).eval()
+    dynamo.reset()
+    explained = dynamo.explain(model)(torch.randn(2, 3, 64, 64))
+    assert explained.graph_break_count == 0, explained.break_reasons
+    assert explained.graph_count == 1
