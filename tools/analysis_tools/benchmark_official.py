@@ -29,7 +29,7 @@ Usage::
     python tools/analysis_tools/benchmark_official.py \\
         --official-root /tmp/CrossFormer [--arch pp-s] [--task cls|det] \\
         [--shape H W] [--batch N] [--warmup 2] [--repeat 10] [--rounds 3] \\
-        [--threads N] [--compile] [--profile]
+        [--device cpu|cuda] [--threads N] [--compile] [--profile]
 """
 import argparse
 import contextlib
@@ -216,8 +216,10 @@ def compare(official: torch.nn.Module, ours: torch.nn.Module, task: str,
 def benchmark(root: str, arch: str = 'pp-s', task: str = 'cls',
               shape=None, batch=None, warmup: int = 2,
               repeat: int = 10, rounds: int = 3,
-              compile: bool = False) -> Dict[str, object]:
-    """Check equal outputs and time both implementations (CPU, fp32).
+              compile: bool = False,
+              device: str = 'cpu') -> Dict[str, object]:
+    """Check equal outputs and time both implementations (fp32; on CUDA
+    with TF32 off, so that both compute in full fp32).
 
     With ``compile``, ours runs through ``torch.compile`` (compiled and
     checked against the official outputs before the timing); the official
@@ -227,22 +229,31 @@ def benchmark(root: str, arch: str = 'pp-s', task: str = 'cls',
         dict: ``max_abs_diff``, ``official_s`` / ``ours_s`` (per-round
         medians, seconds per call), ``official_median_s``,
         ``ours_median_s``, ``speedup``, ``shape``, ``batch``, ``task``,
-        ``arch``.
+        ``arch``, ``compile``, ``device``.
+
+    Raises:
+        ValueError: On an unknown task, or CUDA asked for but missing.
     """
     from mmcrossformer.utils.runtime import flush_denormals_on_cpu
     if task not in OFFICIAL_FILES:
         raise ValueError(f'task must be cls or det, got {task!r}')
+    device = torch.device(device)
+    if device.type == 'cuda':
+        if not torch.cuda.is_available():
+            raise ValueError('--device cuda given but CUDA is not available')
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
     flush_denormals_on_cpu()
     shape = tuple(shape or DEFAULTS[task][0])
     shape = shape * 2 if len(shape) == 1 else shape
     batch = batch or DEFAULTS[task][1]
     official, ours = build_pair(root, arch, task, shape)
+    official, ours = official.to(device), ours.to(device)
     torch.manual_seed(1)
-    x = torch.randn(batch, 3, *shape)
+    x = torch.randn(batch, 3, *shape).to(device)
     if compile:
         ours = torch.compile(ours)
     diff = compare(official, ours, task, x)
-    device = torch.device('cpu')
     times: Dict[str, List[float]] = dict(official=[], ours=[])
     with torch.no_grad():
         for _ in range(rounds):
@@ -265,7 +276,8 @@ def benchmark(root: str, arch: str = 'pp-s', task: str = 'cls',
         batch=batch,
         task=task,
         arch=arch,
-        compile=compile)
+        compile=compile,
+        device=device.type)
 
 
 def parse_args(argv=None):
@@ -292,6 +304,7 @@ def parse_args(argv=None):
         type=int,
         default=3,
         help='alternating (official, ours) rounds; the median is reported')
+    parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
     parser.add_argument(
         '--compile',
         action='store_true',
@@ -309,14 +322,17 @@ def parse_args(argv=None):
 def profile_table(model: torch.nn.Module, x: torch.Tensor,
                   rows: int = 12) -> str:
     """torch.profiler's table of the operators of one call, by self CPU
-    time (after one untimed call)."""
+    (or, for CUDA inputs, CUDA) time, after one untimed call."""
     from torch.profiler import ProfilerActivity, profile
+    activities = [ProfilerActivity.CPU]
+    if x.is_cuda:
+        activities.append(ProfilerActivity.CUDA)
     with torch.no_grad():
         model(x)
-        with profile(activities=[ProfilerActivity.CPU]) as prof:
+        with profile(activities=activities) as prof:
             model(x)
-    return prof.key_averages().table(
-        sort_by='self_cpu_time_total', row_limit=rows)
+    key = 'self_cuda_time_total' if x.is_cuda else 'self_cpu_time_total'
+    return prof.key_averages().table(sort_by=key, row_limit=rows)
 
 
 def main(argv=None):
@@ -325,10 +341,10 @@ def main(argv=None):
         torch.set_num_threads(args.threads)
     r = benchmark(args.official_root, args.arch, args.task, args.shape,
                   args.batch, args.warmup, args.repeat, args.rounds,
-                  args.compile)
+                  args.compile, args.device)
     h, w = r['shape']
     print(f'CrossFormer {r["arch"]} backbone ({r["task"]}), input '
-          f'{r["batch"]} x 3 x {h} x {w}, CPU fp32, '
+          f'{r["batch"]} x 3 x {h} x {w}, {r["device"].upper()} fp32, '
           f'{torch.get_num_threads()} threads')
     print(f'max |official - ours| over the outputs: '
           f'{r["max_abs_diff"]:.2e}')
@@ -344,7 +360,8 @@ def main(argv=None):
     if args.profile:
         official, ours = build_pair(args.official_root, args.arch, args.task,
                                     r['shape'])
-        x = torch.randn(r['batch'], 3, *r['shape'])
+        official, ours = official.to(args.device), ours.to(args.device)
+        x = torch.randn(r['batch'], 3, *r['shape'], device=args.device)
         for label, model in (('official', official), ('mmcrossformer',
                                                       ours)):
             print(f'\n{label}: operators of one call')
