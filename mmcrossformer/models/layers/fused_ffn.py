@@ -66,7 +66,8 @@ def can_fuse(ffn: FFN, x: torch.Tensor) -> bool:
             and not ffn.training and not torch.is_grad_enabled()):
         return False
     layers = ffn.layers
-    return (onednn_linear_available() and ffn.num_fcs == 2 and ffn.add_identity and len(layers) == 3
+    return (onednn_linear_available() and ffn.num_fcs == 2
+            and ffn.add_identity and len(layers) == 3
             and isinstance(layers[0], nn.Sequential) and len(layers[0]) == 3
             and isinstance(layers[0][0], nn.Linear)
             and _fusable_gelu(layers[0][1]) is not None
