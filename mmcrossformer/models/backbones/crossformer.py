@@ -687,7 +687,8 @@ class CrossFormer(ArchBackbone):
 
     Any input (H, W) of at least 32 x 32 pixels works: the stem and merging
     layers pad to their stride, L/SDA pads to its group grid and masks the
-    padding. The outputs have shape ``(B, C_i, ceil(H / s_i), ceil(W / s_i))`` for ``s_i`` in
+    padding. The outputs have shape
+    ``(B, C_i, ceil(H / s_i), ceil(W / s_i))`` for ``s_i`` in
     ``(4, 8, 16, 32)``, without extra norms, as the official detection
     backbone (``models/crossformer_backbone_det.py``).
 
