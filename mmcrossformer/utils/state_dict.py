@@ -1,19 +1,28 @@
 """Strict state-dict loading with a readable report of what does not fit."""
-from typing import Dict, List
+from typing import Dict, List, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 
 
-def mismatch_report(module: nn.Module,
-                    state_dict: Dict[str, torch.Tensor],
-                    limit: int = 20) -> str:
-    """Describe the missing, unexpected and wrong-shape keys ('' if none).
+def key_mismatches(
+    module: nn.Module,
+    state_dict: Dict[str, torch.Tensor],
+    resizable: Sequence[str] = ()
+) -> Tuple[List[str], List[str], List[str]]:
+    """The keys of ``state_dict`` that do not fit ``module``.
 
     Args:
         module (nn.Module): The model the weights are meant for.
         state_dict (dict): The weights.
-        limit (int): Keys listed per kind; the rest are counted.
+        resizable (Sequence[str]): Key substrings whose shapes the module's
+            load hooks adapt (e.g. CrossViT's ``'.pos_embeds.'``); such keys
+            are not reported as wrong-shape.
+
+    Returns:
+        tuple[list[str], list[str], list[str]]: Missing keys, unexpected
+        keys (both sorted) and ``'key: checkpoint (shape) vs model
+        (shape)'`` for each wrong-shape key.
     """
     own = module.state_dict()
     missing = sorted(set(own) - set(state_dict))
@@ -22,16 +31,52 @@ def mismatch_report(module: nn.Module,
         f'{k}: checkpoint {tuple(v.shape)} vs model {tuple(own[k].shape)}'
         for k, v in state_dict.items()
         if k in own and hasattr(v, 'shape') and v.shape != own[k].shape
+        and not any(part in k for part in resizable)
     ]
+    return missing, unexpected, shapes
+
+
+def mismatch_report(module: nn.Module,
+                    state_dict: Dict[str, torch.Tensor],
+                    limit: int = 20) -> str:
+    """Describe the missing, unexpected and wrong-shape keys ('' if none),
+    on one line.
+
+    Args:
+        module (nn.Module): The model the weights are meant for.
+        state_dict (dict): The weights.
+        limit (int): Keys listed per kind; the rest are counted.
+    """
     parts: List[str] = []
-    for title, keys in (('missing', missing), ('unexpected', unexpected),
-                        ('wrong shape', shapes)):
+    for title, keys in zip(('missing', 'unexpected', 'wrong shape'),
+                           key_mismatches(module, state_dict)):
         if keys:
             more = f' ... and {len(keys) - limit} more' \
                 if len(keys) > limit else ''
             parts.append(f'{len(keys)} {title} keys: '
                          f'{keys[:limit]}{more}')
     return '; '.join(parts)
+
+
+def load_converted_strictly(model: nn.Module,
+                            state_dict: Dict[str, torch.Tensor],
+                            resizable: Sequence[str] = ()) -> None:
+    """Load converted weights into ``model`` (for the model converters).
+
+    Raises:
+        RuntimeError: Listing every missing, unexpected and wrong-shape key
+            (not only the first few), one per line.
+    """
+    mismatches = key_mismatches(model, state_dict, resizable)
+    if any(mismatches):
+        lines = ['The converted checkpoint does not match the model:']
+        for title, keys in zip(('missing', 'unexpected', 'wrong shape'),
+                               mismatches):
+            if keys:
+                lines.append(f'  {title} ({len(keys)}):')
+                lines.extend(f'    {k}' for k in keys)
+        raise RuntimeError('\n'.join(lines))
+    model.load_state_dict(state_dict, strict=True)
 
 
 def load_state_dict_strict(module: nn.Module, state_dict: Dict[str,

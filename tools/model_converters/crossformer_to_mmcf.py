@@ -54,6 +54,9 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from mmcrossformer.utils.state_dict import \
+    load_converted_strictly as load_strictly
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TASKS = ('cls', 'det', 'seg', 'backbone')
 
@@ -287,28 +290,6 @@ def build_model(config: str, task: str) -> torch.nn.Module:
         wrapper.backbone = MODELS.build(model_cfg.backbone)
         return wrapper
     return MODELS.build(model_cfg)
-
-
-def load_strictly(model: torch.nn.Module,
-                  state_dict: Dict[str, torch.Tensor]) -> None:
-    """Load into ``model``; raise listing every missing, unexpected and
-    wrong-shape key."""
-    own = model.state_dict()
-    wrong = [
-        f'{k}: checkpoint {tuple(v.shape)}, model {tuple(own[k].shape)}'
-        for k, v in state_dict.items() if k in own and own[k].shape != v.shape
-    ]
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
-    if missing or unexpected or wrong:
-        lines = ['The converted checkpoint does not match the model:']
-        for title, keys in (('missing', missing), ('unexpected', unexpected),
-                            ('wrong shape', wrong)):
-            if keys:
-                lines.append(f'  {title} ({len(keys)}):')
-                lines.extend(f'    {k}' for k in keys)
-        raise RuntimeError('\n'.join(lines))
-    model.load_state_dict(state_dict, strict=True)
 
 
 def load_source(path: str) -> dict:

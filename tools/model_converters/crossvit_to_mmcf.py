@@ -33,6 +33,8 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from mmcrossformer.utils.state_dict import load_converted_strictly
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 # (pattern on the source key, replacement), tried in order on the source key
@@ -143,27 +145,9 @@ def detect_arch(converted: Dict[str, torch.Tensor]) -> str:
 def load_strictly(model: torch.nn.Module,
                   state_dict: Dict[str, torch.Tensor]) -> None:
     """Load into ``model``; raise listing every missing, unexpected and
-    wrong-shape key."""
-    own = model.state_dict()
-    wrong = []
-    for key, value in state_dict.items():
-        if key in own and own[key].shape != value.shape:
-            # position embeddings of another grid are resized on load
-            if '.pos_embeds.' in key:
-                continue
-            wrong.append(f'{key}: checkpoint {tuple(value.shape)}, model '
-                         f'{tuple(own[key].shape)}')
-    missing = sorted(set(own) - set(state_dict))
-    unexpected = sorted(set(state_dict) - set(own))
-    if missing or unexpected or wrong:
-        lines = ['The converted checkpoint does not match the model:']
-        for title, keys in (('missing', missing), ('unexpected', unexpected),
-                            ('wrong shape', wrong)):
-            if keys:
-                lines.append(f'  {title} ({len(keys)}):')
-                lines.extend(f'    {k}' for k in keys)
-        raise RuntimeError('\n'.join(lines))
-    model.load_state_dict(state_dict, strict=True)
+    wrong-shape key (position embeddings of another grid are resized on
+    load, so their shapes may differ)."""
+    load_converted_strictly(model, state_dict, resizable=('.pos_embeds.', ))
 
 
 def build_classifier(config: str) -> torch.nn.Module:
