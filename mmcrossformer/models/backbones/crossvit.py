@@ -40,12 +40,11 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks.drop import DropPath
-from mmcv.cnn.bricks.transformer import FFN
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
 
 from mmcrossformer.registry import MODELS
-from ..layers import ffn_forward
+from ..layers import build_ffn, ffn_forward
 from .base_backbone import ArchBackbone
 
 
@@ -237,15 +236,8 @@ class TransformerLayer(BaseModule):
         self.drop_path = DropPath(
             drop_path_rate) if drop_path_rate > 0 else nn.Identity()
         self.ln2 = build_norm_layer(norm_cfg, embed_dims)[1]
-        self.ffn = FFN(
-            embed_dims=embed_dims,
-            feedforward_channels=int(embed_dims * mlp_ratio),
-            num_fcs=2,
-            ffn_drop=drop_rate,
-            dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate)
-            if drop_path_rate > 0 else None,
-            act_cfg=act_cfg,
-            add_identity=True)
+        self.ffn = build_ffn(embed_dims, mlp_ratio, drop_rate, drop_path_rate,
+                             act_cfg)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, N, C) -> (B, N, C)."""

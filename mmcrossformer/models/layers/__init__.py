@@ -1,3 +1,3 @@
-from .fused_ffn import can_fuse, ffn_forward
+from .fused_ffn import build_ffn, can_fuse, ffn_forward
 
-__all__ = ['can_fuse', 'ffn_forward']
+__all__ = ['build_ffn', 'can_fuse', 'ffn_forward']

@@ -13,6 +13,7 @@ in eval mode (dropout and drop path off), two fully-connected layers with
 an exact or tanh GELU between them, no layer scale, oneDNN available, and
 neither ``torch.compile`` (which fuses by itself) nor ``torch.jit.trace``
 (FLOP counters) running. Everything else runs the module's own forward.
+:func:`build_ffn` builds the FFN of both backbones' blocks in that form.
 """
 from functools import lru_cache
 from typing import Optional
@@ -21,6 +22,26 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from mmcv.cnn.bricks.transformer import FFN
+
+
+def build_ffn(embed_dims: int,
+              mlp_ratio: float,
+              drop_rate: float = 0.,
+              drop_path_rate: float = 0.,
+              act_cfg: dict = dict(type='GELU')) -> FFN:
+    """The FFN of a pre-norm transformer block as both backbones build it:
+    mmcv's two-layer :class:`FFN` of width ``embed_dims * mlp_ratio``,
+    dropout ``drop_rate``, drop path ``drop_path_rate`` on the branch and
+    the residual added (the form :func:`ffn_forward` can fuse)."""
+    return FFN(
+        embed_dims=embed_dims,
+        feedforward_channels=int(embed_dims * mlp_ratio),
+        num_fcs=2,
+        ffn_drop=drop_rate,
+        dropout_layer=dict(type='DropPath', drop_prob=drop_path_rate)
+        if drop_path_rate > 0 else None,
+        act_cfg=act_cfg,
+        add_identity=True)
 
 
 @lru_cache(maxsize=1)
