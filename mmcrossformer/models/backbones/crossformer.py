@@ -198,11 +198,15 @@ class CrossScaleEmbedding(BaseModule):
 
 
 @lru_cache(maxsize=64)
-def relative_position_tables(gh: int, gw: int) -> Tuple[torch.Tensor,
-                                                        torch.Tensor]:
+def relative_position_tables(
+    gh: int,
+    gw: int,
+    device: torch.device = torch.device('cpu')
+) -> Tuple[torch.Tensor, torch.Tensor]:
     """Relative coordinates and pair index of a (gh, gw) group (for DPB).
 
-    Computed once per group size (cached; never mutated by callers).
+    Computed once per group size and device (cached, so that the forward
+    pass copies nothing to the device; never mutated by callers).
 
     Returns:
         tuple[Tensor, Tensor]: ``coords`` of shape
@@ -222,7 +226,7 @@ def relative_position_tables(gh: int, gw: int) -> Tuple[torch.Tensor,
     rel_y = ys[:, None] - ys[None, :] + gh - 1
     rel_x = xs[:, None] - xs[None, :] + gw - 1
     index = (rel_y * (2 * gw - 1) + rel_x).flatten()
-    return coords, index
+    return coords.to(device), index.to(device)
 
 
 class DynamicPositionBias(BaseModule):
@@ -262,9 +266,9 @@ class DynamicPositionBias(BaseModule):
 
     def forward(self, gh: int, gw: int) -> torch.Tensor:
         """Bias for a (gh, gw) group, shape (num_heads, N, N), N = gh * gw."""
-        coords, index = relative_position_tables(gh, gw)
         weight = self.pos_proj.weight
-        pos = self.pos_proj(coords.to(weight.device, weight.dtype))
+        coords, index = relative_position_tables(gh, gw, weight.device)
+        pos = self.pos_proj(coords.to(weight.dtype))
         if self.residual:
             pos = pos + self.pos1(pos)
             pos = pos + self.pos2(pos)
@@ -273,14 +277,19 @@ class DynamicPositionBias(BaseModule):
         table = self.pos3(pos)  # ((2gh-1)(2gw-1), num_heads)
         n = gh * gw
         # index_select: its backward (index_add) is faster than indexing's
-        bias = table.index_select(0, index.to(weight.device))
+        bias = table.index_select(0, index)
         bias = bias.view(n, n, self.num_heads)
         return bias.permute(2, 0, 1)
 
 
 @lru_cache(maxsize=128)
-def _padding_key_mask_cpu(height: int, width: int, gh: int, gw: int,
-                          interval: int) -> torch.Tensor:
+def padding_key_mask(height: int, width: int, gh: int, gw: int,
+                     interval: int, device: torch.device) -> torch.Tensor:
+    """Which key tokens of each group are padding, shape (num_groups, N).
+
+    Groups are ordered as :func:`group_tokens` orders them. Computed once per
+    map size, group shape and device (cached; never mutated by callers).
+    """
     hp = height + (-height) % (gh * interval)
     wp = width + (-width) % (gw * interval)
     rows = torch.arange(hp) >= height
@@ -289,18 +298,7 @@ def _padding_key_mask_cpu(height: int, width: int, gh: int, gw: int,
     rh, rw = hp // (gh * interval), wp // (gw * interval)
     pad = pad.view(rh, gh, interval, rw, gw, interval)
     pad = pad.permute(0, 3, 2, 5, 1, 4)
-    return pad.reshape(rh * rw * interval * interval, gh * gw)
-
-
-def padding_key_mask(height: int, width: int, gh: int, gw: int,
-                     interval: int, device: torch.device) -> torch.Tensor:
-    """Which key tokens of each group are padding, shape (num_groups, N).
-
-    Groups are ordered as :func:`group_tokens` orders them. Computed once per
-    map and group shape (cached; never mutated by callers).
-    """
-    return _padding_key_mask_cpu(height, width, gh, gw,
-                                 interval).to(device, non_blocking=True)
+    return pad.reshape(rh * rw * interval * interval, gh * gw).to(device)
 
 
 def group_tokens(x: torch.Tensor, gh: int, gw: int,
