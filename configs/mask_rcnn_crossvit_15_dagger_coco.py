@@ -1,7 +1,7 @@
 # Mask R-CNN + CrossViT-15†, COCO 2017, 1x schedule.
 # CrossViT has no official dense-prediction recipe; this one follows the
 # Mask R-CNN 1x recipe of the CrossFormer configs: AdamW lr 1e-4, weight
-# decay 0.05 (none on norms, biases, CLS tokens and position embeddings),
+# decay 1e-4 (none on CLS tokens and position embeddings),
 # 12 epochs, lr x0.1 at epochs 8 and 11, 500-iteration linear warm-up,
 # 16 images per batch in total (8 GPUs x 2), 1333x800 inputs.
 # Neck: mmcrossformer.CrossViTPyramid (both branches fused on the stride-16

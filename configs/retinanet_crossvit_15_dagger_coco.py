@@ -6,8 +6,10 @@
 # warm-up, 16 images per batch in total (8 GPUs x 2), 1333x800 inputs.
 # The backbone returns the last encoder's two branch maps (strides ~11.2 and
 # 16); mmcrossformer.CrossViTPyramid fuses them on the stride-16 grid
-# (bilinear resampling + concatenation, 192 + 384 channels) and builds
-# strides 4/8/16/32 ViTDet-style; mmdet's FPN then adds P6/P7.
+# (bilinear resampling + concatenation) and builds strides 8/16/32
+# ViTDet-style (RetinaNet uses P3-P7, so no stride-4 level is built: every
+# parameter gets a gradient, as DDP with find_unused_parameters=False
+# needs); mmdet's FPN then adds P6/P7 from the stride-32 input.
 # Note: the branches use global attention, so memory grows with the square
 # of the number of tokens (~7.8k small-branch tokens at 800x1216).
 _base_ = './_base_/retinanet_crossformer_coco.py'
@@ -34,12 +36,13 @@ model = dict(
             type='mmcrossformer.CrossViTPyramid',
             in_channels=(192, 384),
             out_channels=256,
+            scale_factors=(2, 1, 0.5),
             fusion='concat'),
         dict(
             type='FPN',
-            in_channels=[256, 256, 256, 256],
+            in_channels=[256, 256, 256],
             out_channels=256,
-            start_level=1,
+            start_level=0,
             add_extra_convs='on_input',
             num_outs=5)
     ])

@@ -11,12 +11,13 @@ model = dict(
             type='mmcrossformer.CrossViTPyramid',
             in_channels=(224, 448),
             out_channels=256,
+            scale_factors=(2, 1, 0.5),
             fusion='concat'),
         dict(
             type='FPN',
-            in_channels=[256, 256, 256, 256],
+            in_channels=[256, 256, 256],
             out_channels=256,
-            start_level=1,
+            start_level=0,
             add_extra_convs='on_input',
             num_outs=5)
     ])

@@ -3,8 +3,8 @@
 Importing the package registers its modules in ``mmcrossformer.registry``
 (scope ``'mmcrossformer'``). It imports neither mmdet nor mmseg.
 """
-from . import engine, models  # noqa: F401  (registers the modules)
-from .registry import MODELS, OPTIM_WRAPPERS
+from . import datasets, engine, models  # noqa: F401  (registers modules)
+from .registry import MODELS, OPTIM_WRAPPERS, TRANSFORMS
 from .version import __version__
 
-__all__ = ['MODELS', 'OPTIM_WRAPPERS', '__version__']
+__all__ = ['MODELS', 'OPTIM_WRAPPERS', 'TRANSFORMS', '__version__']

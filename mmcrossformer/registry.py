@@ -5,9 +5,12 @@ scope ``'mmcrossformer'``. Configs of any OpenMMLab package (mmdet, mmseg,
 mmpretrain) can therefore name our modules with the scope prefix, e.g.
 ``type='mmcrossformer.CrossFormer'``, after
 ``custom_imports=dict(imports=['mmcrossformer'], allow_failed_imports=False)``.
+``TRANSFORMS`` (data transforms, e.g. ``type='mmcrossformer.AlignResize'`` in
+an mmseg pipeline) and ``OPTIM_WRAPPERS`` follow the same pattern.
 """
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
 
 MODELS = Registry(
@@ -20,5 +23,10 @@ OPTIM_WRAPPERS = Registry(
     parent=MMENGINE_OPTIM_WRAPPERS,
     scope='mmcrossformer',
     locations=['mmcrossformer.engine'])
+TRANSFORMS = Registry(
+    'transform',
+    parent=MMENGINE_TRANSFORMS,
+    scope='mmcrossformer',
+    locations=['mmcrossformer.datasets'])
 
-__all__ = ['MODELS', 'OPTIM_WRAPPERS']
+__all__ = ['MODELS', 'OPTIM_WRAPPERS', 'TRANSFORMS']

@@ -1,6 +1,7 @@
 """Evaluate a checkpoint with the config's test dataloader and evaluator.
 
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE]
+        [--tta [--flip]] [--show-dir DIR] [--cfg-options KEY=VALUE ...]
     bash tools/dist_test.sh CONFIG CHECKPOINT NUM_GPUS
 """
 import argparse
@@ -36,8 +37,13 @@ def parse_args():
         '--tta',
         action='store_true',
         help='test-time augmentation with the config\'s tta_pipeline and '
-        'tta_model (mmseg ADE20K bases: multi-scale 0.5-1.75 + flip, the '
-        'papers\' "MS IoU")')
+        'tta_model (ADE20K configs: the official multi-scale test, ratios '
+        '0.5-1.75 of (2048, 512) aligned to 32, no flip: the papers\' '
+        '"MS IoU")')
+    parser.add_argument(
+        '--flip',
+        action='store_true',
+        help='with --tta: add horizontally flipped copies of every scale')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -79,6 +85,26 @@ def enable_visualization(cfg, show: bool, show_dir: str, wait_time: float):
             cfg.visualizer.save_dir = show_dir
 
 
+def add_flip(tta_pipeline: list) -> None:
+    """Add unflipped + horizontally flipped copies after the resize group of
+    the pipeline's ``TestTimeAug`` step (in place).
+
+    Raises:
+        ValueError: If the pipeline has no ``TestTimeAug`` step, or it flips
+            already.
+    """
+    steps = [t for t in tta_pipeline if t.get('type') == 'TestTimeAug']
+    if not steps:
+        raise ValueError('--flip needs a TestTimeAug step in tta_pipeline')
+    groups = steps[0]['transforms']
+    if any(t.get('type') == 'RandomFlip' for g in groups for t in g):
+        raise ValueError('tta_pipeline flips already; drop --flip')
+    groups.insert(1, [
+        dict(type='RandomFlip', prob=0., direction='horizontal'),
+        dict(type='RandomFlip', prob=1., direction='horizontal')
+    ])
+
+
 def main():
     args = parse_args()
     flush_denormals_on_cpu()
@@ -103,10 +129,14 @@ def main():
     if args.show or args.show_dir:
         enable_visualization(cfg, args.show, args.show_dir, args.wait_time)
 
+    if args.flip and not args.tta:
+        raise ValueError('--flip is an option of --tta; add --tta')
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
             raise ValueError(f'--tta needs tta_model and tta_pipeline in '
                              f'{args.config}')
+        if args.flip:
+            add_flip(cfg.tta_pipeline)
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model

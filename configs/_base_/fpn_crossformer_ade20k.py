@@ -1,13 +1,20 @@
 # Shared Semantic FPN 80k recipe of the official CrossFormer segmentation
-# configs (cheerss/CrossFormer segmentation/configs/*/fpn_*_ade20k_*.py):
-# 512x512 crops, AdamW lr 1e-4 / weight decay 1e-4, poly schedule (power 0.9)
-# over 80k iterations, 16 images per batch in total (8 GPUs x 2).
+# configs (cheerss/CrossFormer segmentation/configs/crossformer/fpn_
+# crossformer_{s,b,l}_ade20k_40k.py, crossformer_pp/fpn_crossformerpp_s_
+# ade20k_40k.py; the files are named 40k but set max_iters=80000): 512x512
+# crops, backbone group size 7 and intervals 8-4-2-1 (CrossFormer-L: group
+# sizes 14-14-7-7, intervals 16-8-2-1, set in its config), AdamW lr 1e-4 /
+# weight decay 1e-4 on every parameter, poly schedule (power 0.9) over 80k
+# iterations, 16 images per batch in total (8 GPUs x 2).
+# Test: keep-ratio resize to (2048, 512), then both sides to a multiple of
+# 32 (the official AlignResize, see ade20k_align_test.py).
 # Variant configs set model.backbone.arch / drop_path_rate and
 # model.neck.in_channels.
-# Multi-scale + flip test ("MS IoU"): python tools/test.py CONFIG CKPT --tta
+# Multi-scale test ("MS IoU"): python tools/test.py CONFIG CKPT --tta
+# (add --flip for flipped copies too)
 _base_ = [
     'mmseg::_base_/models/fpn_r50.py',
-    'mmseg::_base_/datasets/ade20k.py',
+    './ade20k_align_test.py',
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_80k.py',
 ]

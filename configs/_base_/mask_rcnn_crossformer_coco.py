@@ -1,9 +1,11 @@
 # Shared Mask R-CNN 1x recipe of the official CrossFormer detection configs
-# (cheerss/CrossFormer detection/configs/*/mask_rcnn_*_fpn_1x_coco.py): FPN on
-# the four stages, AdamW lr 1e-4, 12 epochs, lr x0.1 at epochs 8 and 11,
-# 500-iteration linear warm-up, 16 images per batch (8 GPUs x 2).
-# Weight decay 0.05 with no decay on norms, biases and DPB MLPs (the released
-# mmdet 2 config files of the official repository use 1e-4).
+# (cheerss/CrossFormer detection/configs/crossformer/mask_rcnn_crossformer_
+# {s,b}_fpn_1x_coco.py, detection/configs/crossformer_pp/mask_rcnn_
+# crossformerpp_s_fpn_1x_coco.py): FPN on the four stages, backbone group
+# size 7 and intervals 8-4-2-1, AdamW lr 1e-4 with weight decay 1e-4 on
+# every parameter (no paramwise exemptions), no gradient clipping, 12 epochs,
+# lr x0.1 at epochs 8 and 11, 500-iteration linear warm-up from 0.001x,
+# 16 images per batch (8 GPUs x 2).
 _base_ = [
     'mmdet::_base_/models/mask-rcnn_r50_fpn.py',
     'mmdet::_base_/datasets/coco_instance.py',
@@ -32,9 +34,5 @@ val_evaluator = dict(ann_file=data_root + 'annotations/instances_val2017.json')
 test_evaluator = val_evaluator
 
 optim_wrapper = dict(
-    optimizer=dict(_delete_=True, type='AdamW', lr=1e-4, weight_decay=0.05),
-    paramwise_cfg=dict(
-        norm_decay_mult=0.0,
-        bias_decay_mult=0.0,
-        custom_keys={'.dpb.': dict(decay_mult=0.0)}))
+    optimizer=dict(_delete_=True, type='AdamW', lr=1e-4, weight_decay=1e-4))
 auto_scale_lr = dict(base_batch_size=16)

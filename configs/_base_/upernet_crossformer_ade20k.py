@@ -1,15 +1,22 @@
 # Shared UPerNet 160k recipe of the official CrossFormer segmentation configs
-# (cheerss/CrossFormer segmentation/configs/*/upernet_*_ade20k.py): 512x512
-# crops, AdamW lr 6e-5, betas (0.9, 0.999), weight decay 0.01 with none on
-# norms, biases and DPB MLPs, 1500-iteration linear warm-up from 1e-6x, then
-# poly decay (power 1) over 160k iterations, auxiliary FCN head on stage 3
-# (loss weight 0.4), 16 images per batch in total (8 GPUs x 2).
+# (cheerss/CrossFormer segmentation/configs/crossformer/upernet_crossformer_
+# {s,b,l}_ade20k.py, crossformer_pp/upernet_crossformerpp_s_ade20k.py):
+# 512x512 crops, backbone group size 7 and intervals 8-4-2-1, AdamW lr 6e-5,
+# betas (0.9, 0.999), weight decay 0.01 except for parameters whose name
+# contains 'norm' (the official name-based rule custom_keys={'norm': 0};
+# biases, DPB MLPs and the ACL norms, named ex_ln officially, are decayed),
+# 1500-iteration linear warm-up from 1e-6x, then poly decay (power 1) over
+# 160k iterations, auxiliary FCN head on stage 3 (loss weight 0.4), 16 images
+# per batch in total (8 GPUs x 2).
+# Test: keep-ratio resize to (2048, 512), then both sides to a multiple of
+# 32 (the official AlignResize, see ade20k_align_test.py).
 # Variant configs set model.backbone.arch / drop_path_rate,
 # model.decode_head.in_channels and model.auxiliary_head.in_channels.
-# Multi-scale + flip test ("MS IoU"): python tools/test.py CONFIG CKPT --tta
+# Multi-scale test ("MS IoU"): python tools/test.py CONFIG CKPT --tta
+# (add --flip for flipped copies too)
 _base_ = [
     'mmseg::_base_/models/upernet_swin.py',
-    'mmseg::_base_/datasets/ade20k.py',
+    './ade20k_align_test.py',
     'mmseg::_base_/default_runtime.py',
     'mmseg::_base_/schedules/schedule_160k.py',
 ]
@@ -40,10 +47,13 @@ optim_wrapper = dict(
     type='OptimWrapper',
     optimizer=dict(
         type='AdamW', lr=6e-5, betas=(0.9, 0.999), weight_decay=0.01),
+    # our ACL norm is 'acl.norm' (official 'ex_ln', decayed): the longer key
+    # matches first and keeps it decayed, as in the official run
     paramwise_cfg=dict(
-        norm_decay_mult=0.0,
-        bias_decay_mult=0.0,
-        custom_keys={'.dpb.': dict(decay_mult=0.0)}))
+        custom_keys={
+            'norm': dict(decay_mult=0.0),
+            'acl.norm': dict(decay_mult=1.0)
+        }))
 param_scheduler = [
     dict(
         type='LinearLR', start_factor=1e-6, by_epoch=False, begin=0,

@@ -130,19 +130,30 @@ def test_config_builds_and_computes_loss(name):
         assert abs(params - OFFICIAL_PARAMS[name]) <= 0.02, params
     # (init_weights is exercised by the backbone and end-to-end tests; the
     # PyTorch default init is enough for a finite loss)
-    model.train()
     if cfg.default_scope == 'mmdet':
         data = _det_batch(model, with_mask='mask_rcnn' in name)
     elif cfg.default_scope == 'mmseg':
         data = _seg_batch(model)
     else:
         data = _cls_batch(model)
+    # an inference pass first (as an inferencer in the same process would):
+    # nothing it caches may break the training step below
+    model.eval()
+    with torch.inference_mode():
+        model(data['inputs'], mode='tensor')
+    model.train()
     losses = model(**data, mode='loss')
     total, _ = model.parse_losses(losses)
     assert torch.isfinite(total) and total > 0, losses
     total.backward()
+    # every trainable parameter gets a gradient: multi-GPU DDP with
+    # find_unused_parameters=False stops otherwise
+    unused = [n for n, p in model.named_parameters()
+              if p.requires_grad and p.grad is None]
+    assert not unused, f'{len(unused)} parameters get no gradient: {unused}'
     grads = [p.grad for p in model.backbone.parameters() if p.requires_grad]
-    assert any(g is not None and g.abs().sum() > 0 for g in grads)
+    assert all(torch.isfinite(g).all() for g in grads)
+    assert sum(bool(g.abs().sum() > 0) for g in grads) > 0.9 * len(grads)
 
 
 def test_zoo_is_complete():
@@ -176,6 +187,10 @@ def test_recipes():
     assert any(t.type == 'RandomChoice'
                for t in mask3x.train_dataloader.dataset.pipeline)
     assert mask3x.optim_wrapper.optimizer.weight_decay == 0.05
+    mask1x = Config.fromfile(
+        osp.join(CONFIGS, 'mask_rcnn_crossformer_s_coco.py'))
+    assert mask1x.optim_wrapper.optimizer.weight_decay == 1e-4
+    assert 'paramwise_cfg' not in mask1x.optim_wrapper
     uper = Config.fromfile(osp.join(CONFIGS, 'upernet_crossformer_s_ade20k.py'))
     assert uper.train_cfg.max_iters == 160000
     assert uper.model.auxiliary_head.type == 'FCNHead'
@@ -189,7 +204,7 @@ def test_recipes():
     assert cls.model.backbone.drop_path_rate == 0.5
     assert cls.train_cfg.max_epochs == 300
     assert cls.train_dataloader.batch_size * 8 == 1024
-    assert cls.param_scheduler[1].eta_min == 5e-6
+    assert cls.param_scheduler[1].eta_min == 1e-5
     assert cls.optim_wrapper.clip_grad.max_norm == 5.0
 
 

@@ -51,7 +51,9 @@ def test_logits_match_timm(arch):
     assert count == sum(p.numel() for p in timm_cv.parameters())
     model.eval()
     torch.manual_seed(1)
-    x = torch.randn(1, 3, 224, 224)
+    # the official resolution: the small branch sees 240 as it is, the
+    # large one a resize to 224 (timm's img_scale, ours branch_img_sizes)
+    x = torch.randn(1, 3, 240, 240)
     with torch.no_grad():
         ref = timm_cv(x)
         logits = model(x, mode='tensor')

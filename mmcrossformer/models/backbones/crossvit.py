@@ -375,6 +375,10 @@ class MultiScaleEncoder(BaseModule):
             the official schedule).
         with_cp (bool): Gradient checkpointing per layer and fusion while
             training. Defaults to False.
+        with_fusion (bool): Build and run the fusions. An encoder whose CLS
+            tokens nothing reads (the last one when the backbone returns
+            feature maps) has none: the fusions change only CLS tokens.
+            Defaults to True.
         layer_cfg (dict): Further arguments of the layers and fusions
             (``qkv_bias``, ``drop_rate``, ``attn_drop_rate``, ``act_cfg``,
             ``norm_cfg``).
@@ -387,6 +391,7 @@ class MultiScaleEncoder(BaseModule):
                  mlp_ratios: Sequence[float],
                  drop_path_rates: Sequence[float],
                  with_cp: bool = False,
+                 with_fusion: bool = True,
                  layer_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
@@ -409,7 +414,7 @@ class MultiScaleEncoder(BaseModule):
                 embed_dims[(i + 1) % n],
                 num_heads[(i + 1) % n],
                 drop_path_rate=drop_path_rates[-1],
-                **layer_cfg) for i in range(n))
+                **layer_cfg) for i in range(n)) if with_fusion else None
 
     def _run(self, module, *args):
         if self.with_cp and self.training and args[0].requires_grad:
@@ -423,6 +428,8 @@ class MultiScaleEncoder(BaseModule):
             for layer in layers:
                 x = self._run(layer, x)
             outs.append(x)
+        if self.fusions is None:
+            return outs
         n = len(outs)
         return [
             self._run(fusion, outs[i], outs[(i + 1) % n])
@@ -500,8 +507,11 @@ class CrossViT(ArchBackbone):
         drop_path_rate (float): Stochastic depth, increasing linearly over
             the ``K * max(depths)`` layer positions (the paper's recipe uses
             0.1). Defaults to 0.1.
-        out_type (str): ``'cls_token'`` or ``'featmap'``.
-            Defaults to ``'cls_token'``.
+        out_type (str): ``'cls_token'`` or ``'featmap'``. With
+            ``'featmap'`` the last encoder has no cross-attention fusions
+            (they would change only the CLS tokens, which no output reads);
+            their entries in a classification checkpoint are dropped on
+            load (logged). Defaults to ``'cls_token'``.
         out_indices (int | Sequence[int]): Encoders whose outputs are
             returned; negative indices count from the end. Defaults to -1.
         final_norm (bool): Apply the per-branch final norms to the last
@@ -645,6 +655,10 @@ class CrossViT(ArchBackbone):
                 arch['mlp_ratios'],
                 drop_path_rates=dpr[k * span:(k + 1) * span],
                 with_cp=with_cp,
+                # feature maps: the last fusions would only change CLS
+                # tokens that nothing reads (no gradient, DDP stalls)
+                with_fusion=(out_type == 'cls_token'
+                             or k < self.num_encoders - 1),
                 layer_cfg=layer_cfg) for k in range(self.num_encoders))
         self.norms = ModuleList(
             build_norm_layer(norm_cfg, dims)[1] for dims in self.embed_dims)
@@ -705,7 +719,19 @@ class CrossViT(ArchBackbone):
     def _load_from_state_dict(self, state_dict, prefix, local_metadata,
                               strict, missing_keys, unexpected_keys,
                               error_msgs):
-        """Resize position embeddings of another (square) grid on load."""
+        """Resize position embeddings of another (square) grid on load, and
+        drop the last encoder's fusions of a classification checkpoint in
+        feature-map mode (this model has none, see ``out_type``)."""
+        last = self.encoders[-1]
+        if last.fusions is None:
+            dead = f'{prefix}encoders.{self.num_encoders - 1}.fusions.'
+            dropped = [k for k in state_dict if k.startswith(dead)]
+            for key in dropped:
+                del state_dict[key]
+            if dropped:
+                MMLogger.get_current_instance().info(
+                    f'CrossViT: dropped {len(dropped)} checkpoint entries of '
+                    f'{dead}* (feature-map mode has no last fusions)')
         for b, (grid, dims) in enumerate(zip(self.pos_grids,
                                              self.embed_dims)):
             key = f'{prefix}pos_embeds.{b}'

@@ -362,3 +362,31 @@ def test_no_graph_breaks_under_torch_compile(out_type):
     explained = dynamo.explain(model)(torch.randn(2, 3, 64, 64))
     assert explained.graph_break_count == 0, explained.break_reasons
     assert explained.graph_count == 1
+
+
+def test_featmap_mode_has_no_dead_fusions():
+    """Feature maps do not read the last encoder's CLS tokens, so that
+    encoder has no fusions; every other parameter gets a gradient (DDP with
+    find_unused_parameters=False needs it)."""
+    cls_model = small(out_type='cls_token')
+    model = small(out_type='featmap')
+    assert cls_model.encoders[-1].fusions is not None
+    assert model.encoders[-1].fusions is None
+    assert model.encoders[0].fusions is not None
+    x = torch.rand(2, 3, 48, 64)
+    model.train()
+    sum(o.sum() for o in model(x)[-1]).backward()
+    unused = [n for n, p in model.named_parameters() if p.grad is None]
+    assert not unused, unused
+    # the patch tokens are what the classification model computes: loading
+    # its weights (last fusions dropped) gives the same maps
+    state = cls_model.state_dict()
+    dead = [k for k in state if k.startswith('encoders.1.fusions.')]
+    assert dead
+    model.load_state_dict(state, strict=True)
+    model.eval()
+    cls_model.eval()
+    cls_model.out_type = 'featmap'  # same weights, maps after the fusions
+    with torch.no_grad():
+        for a, b in zip(model(x)[-1], cls_model(x)[-1]):
+            torch.testing.assert_close(a, b, rtol=0, atol=0)

@@ -1,0 +1,166 @@
+"""The configs follow the official recipes, field by field.
+
+The official values are a table kept as test data
+(``tests/data/official_recipes.yml``, one row per official file); this test
+compares them with the resolved configs, with the group sizes / intervals of
+the backbones the configs build, and with the weight decay every parameter
+gets from the optimizer the config builds (mmengine's
+``build_optim_wrapper``, i.e. exactly what training uses).
+"""
+import gzip
+import importlib.util
+import json
+import math
+import os.path as osp
+
+import pytest
+import torch
+import yaml
+from mmengine.config import Config
+from mmengine.optim import build_optim_wrapper
+
+from conftest import CONFIGS, REPO, TOOLS
+from test_all_configs import build
+
+TABLE = osp.join(REPO, 'tests', 'data', 'official_recipes.yml')
+ROWS = yaml.safe_load(open(TABLE))
+CASES = [(name, i) for i, row in enumerate(ROWS) for name in row['configs']]
+
+
+def lookup(cfg, path: str):
+    value = cfg
+    for part in path.split('.'):
+        if isinstance(value, (list, tuple)):
+            value = value[int(part)]
+        elif part in value:
+            value = value[part]
+        else:
+            raise KeyError(f'{path}: no {part!r} in {value!r}')
+    return value
+
+
+def same(actual, expected) -> bool:
+    if isinstance(expected, list):
+        return (isinstance(actual, (list, tuple))
+                and len(actual) == len(expected)
+                and all(same(a, e) for a, e in zip(actual, expected)))
+    if isinstance(expected, float):
+        return isinstance(actual, (int, float)) and math.isclose(
+            actual, expected, rel_tol=1e-12, abs_tol=0.0)
+    return type(actual) is type(expected) and actual == expected
+
+
+@pytest.mark.parametrize('name,row', CASES)
+def test_fields(name, row):
+    row = ROWS[row]
+    cfg = Config.fromfile(osp.join(CONFIGS, name))
+    wrong = {}
+    for path, expected in row['fields'].items():
+        actual = lookup(cfg, path)
+        if not same(actual, expected):
+            wrong[path] = (actual, expected)
+    assert not wrong, f'{name} vs {row["source"]}: (ours, official) {wrong}'
+
+
+def official_name_map():
+    """Our backbone parameter names -> the official ones (CrossFormer++-S),
+    from the recorded official state dict and our converter's renaming."""
+    spec = importlib.util.spec_from_file_location(
+        'crossformer_to_mmcf',
+        osp.join(TOOLS, 'model_converters', 'crossformer_to_mmcf.py'))
+    converter = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(converter)
+    doc = json.load(gzip.open(
+        osp.join(REPO, 'tests', 'data',
+                 'crossformer_official_keys_pp_s.json.gz'), 'rt'))
+    mapping = {}
+    for key, _ in doc['keys']:
+        ours = converter.rename_key('backbone.' + key, 'seg')
+        if ours is not None:
+            mapping[ours] = 'backbone.' + key
+    return mapping
+
+
+def expected_decay(rule: str, name: str, param: torch.Tensor, wd: float,
+                   official: dict) -> float:
+    if rule == 'every_parameter':
+        return wd
+    if rule == 'no_1d_or_bias':
+        return 0.0 if param.ndim <= 1 or name.endswith('.bias') else wd
+    if rule == 'official_norm_name':
+        # heads and necks kept their mmseg 0.x names
+        official_name = official.get(name, name)
+        assert name.startswith('backbone.') == (name in official), name
+        return 0.0 if 'norm' in official_name else wd
+    raise ValueError(rule)
+
+
+def decay_of_every_parameter(model, cfg) -> dict:
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    group_of = {}
+    for group in wrapper.optimizer.param_groups:
+        for p in group['params']:
+            group_of[id(p)] = group['weight_decay']
+    return {n: group_of[id(p)] for n, p in model.named_parameters()
+            if p.requires_grad}
+
+
+DENSE_OR_DECAY = [(name, i) for name, i in CASES
+                  if 'decay' in ROWS[i] or 'backbone' in ROWS[i]]
+
+
+@pytest.mark.parametrize('name,row', DENSE_OR_DECAY)
+def test_built_backbone_and_weight_decay(name, row):
+    row = ROWS[row]
+    cfg, model = build(name)
+    spec = row.get('backbone')
+    if spec is not None:
+        bb = model.backbone
+        assert [sizes[0] for sizes in bb.group_sizes] == spec['group_size']
+        assert all(len(set(sizes)) == 1 for sizes in bb.group_sizes)
+        assert list(bb.intervals) == spec['interval']
+        # and every block was built with them
+        for stage, g, it in zip(bb.stages, spec['group_size'],
+                                spec['interval']):
+            for block in stage.blocks:
+                assert block.attn.group_size == g
+                assert block.attn.interval == it
+    decay = row.get('decay')
+    if decay is None:
+        return
+    official = official_name_map() \
+        if decay['rule'] == 'official_norm_name' else {}
+    got = decay_of_every_parameter(model, cfg)
+    params = dict(model.named_parameters())
+    wrong = {
+        n: (wd, expected_decay(decay['rule'], n, params[n],
+                               decay['weight_decay'], official))
+        for n, wd in got.items()
+        if not math.isclose(
+            wd, expected_decay(decay['rule'], n, params[n],
+                               decay['weight_decay'], official))
+    }
+    assert not wrong, (f'{name}: {len(wrong)} parameters with the wrong '
+                       f'weight decay (ours, official), e.g. '
+                       f'{dict(list(wrong.items())[:6])}')
+
+
+def test_official_norm_rule_sees_acl_and_dpb():
+    """The name rule is not the type rule: ACL norms (official 'ex_ln') and
+    DPB norms and biases are decayed; block norms are not."""
+    official = official_name_map()
+    assert official['backbone.stages.2.blocks.2.acl.norm.weight'] \
+        .endswith('ex_ln.weight')
+    cfg, model = build('upernet_crossformerpp_s_ade20k.py')
+    got = decay_of_every_parameter(model, cfg)
+    assert got['backbone.stages.2.blocks.2.acl.norm.weight'] == 0.01
+    assert got['backbone.stages.2.blocks.0.attn.dpb.pos1.0.weight'] == 0.01
+    assert got['backbone.stages.2.blocks.0.attn.qkv.bias'] == 0.01
+    assert got['backbone.stages.2.blocks.0.norm1.weight'] == 0.0
+
+
+def test_table_names_existing_configs():
+    names = {n for n, _ in CASES}
+    missing = [n for n in names if not osp.isfile(osp.join(CONFIGS, n))]
+    assert not missing
+    assert all(r['source'] for r in ROWS)
