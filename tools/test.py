@@ -56,6 +56,8 @@ def parse_args():
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
+    if args.flip and not args.tta:
+        parser.error('--flip is an option of --tta; add --tta')
     if 'LOCAL_RANK' not in os.environ:
         os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
@@ -129,8 +131,6 @@ def main():
     if args.show or args.show_dir:
         enable_visualization(cfg, args.show, args.show_dir, args.wait_time)
 
-    if args.flip and not args.tta:
-        raise ValueError('--flip is an option of --tta; add --tta')
     if args.tta:
         if 'tta_model' not in cfg or 'tta_pipeline' not in cfg:
             raise ValueError(f'--tta needs tta_model and tta_pipeline in '

@@ -98,7 +98,7 @@ def test_ade20k_tta_pipeline(demo_ade20k, flip):
         expected = (-(-kh // 32) * 32, -(-kw // 32) * 32)
         for v in (views[2 * i:2 * i + 2] if flip else [views[i]]):
             assert v.img_shape == expected, (r, v.img_shape, expected)
-    flips = [v.flip for v in views]
+    flips = [v.metainfo.get('flip', False) for v in views]
     assert flips == ([False, True] * 6 if flip else [False] * 6)
 
 
