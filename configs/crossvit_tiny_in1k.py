@@ -49,6 +49,9 @@ model = dict(
         dict(type='CutMix', alpha=1.0)
     ]))
 
+# as the base's (its own variables cannot be read here)
+bgr_mean = [103.53, 116.28, 123.675]
+bgr_std = [57.375, 57.12, 58.395]
 train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(
