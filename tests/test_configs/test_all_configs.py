@@ -140,7 +140,7 @@ def test_config_builds_and_computes_loss(name):
     # nothing it caches may break the training step below
     model.eval()
     with torch.inference_mode():
-        model(data['inputs'], mode='tensor')
+        model(data['inputs'], data['data_samples'], mode='tensor')
     model.train()
     losses = model(**data, mode='loss')
     total, _ = model.parse_losses(losses)
