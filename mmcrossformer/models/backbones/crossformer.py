@@ -197,7 +197,37 @@ class CrossScaleEmbedding(BaseModule):
         return x
 
 
+def _build_relative_position_tables(
+        gh: int, gw: int,
+        device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Builds the tables of :func:`relative_position_tables` (uncached)."""
+    dy = torch.arange(1 - gh, gh, device=device)
+    dx = torch.arange(1 - gw, gw, device=device)
+    coords = torch.stack(torch.meshgrid(dy, dx, indexing='ij'), dim=-1)
+    coords = coords.reshape(-1, 2).float()
+    ys, xs = torch.meshgrid(
+        torch.arange(gh, device=device),
+        torch.arange(gw, device=device),
+        indexing='ij')
+    ys, xs = ys.flatten(), xs.flatten()
+    rel_y = ys[:, None] - ys[None, :] + gh - 1
+    rel_x = xs[:, None] - xs[None, :] + gw - 1
+    index = (rel_y * (2 * gw - 1) + rel_x).flatten()
+    return coords, index
+
+
 @lru_cache(maxsize=64)
+def _cached_relative_position_tables(
+        gh: int, gw: int,
+        device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
+    # Built outside inference mode whatever mode the first caller runs in:
+    # a table made under torch.inference_mode() would be an inference
+    # tensor, and every later forward with autograd (training) that saves
+    # it for backward (index_select, the DPB's first Linear) would fail.
+    with torch.inference_mode(False):
+        return _build_relative_position_tables(gh, gw, device)
+
+
 def relative_position_tables(
     gh: int,
     gw: int,
@@ -205,8 +235,12 @@ def relative_position_tables(
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Relative coordinates and pair index of a (gh, gw) group (for DPB).
 
-    Computed once per group size and device (cached, so that the forward
-    pass copies nothing to the device; never mutated by callers).
+    Computed once per group size and device and cached, so that the forward
+    pass copies nothing to the device; callers never mutate them. The cached
+    tensors are ordinary tensors (built with inference mode off), valid both
+    under ``torch.inference_mode()`` and with autograd, whichever mode
+    fills the cache. While ``torch.compile`` traces, they are built inside
+    the graph instead (no cache lookup in the traced code).
 
     Returns:
         tuple[Tensor, Tensor]: ``coords`` of shape
@@ -216,17 +250,9 @@ def relative_position_tables(
         ``coords[index[i * N + j]] = pos(i) - pos(j)`` for the tokens
         ``i, j`` of the group in row-major order (N = gh * gw).
     """
-    dy = torch.arange(1 - gh, gh)
-    dx = torch.arange(1 - gw, gw)
-    coords = torch.stack(torch.meshgrid(dy, dx, indexing='ij'), dim=-1)
-    coords = coords.reshape(-1, 2).float()
-    ys, xs = torch.meshgrid(
-        torch.arange(gh), torch.arange(gw), indexing='ij')
-    ys, xs = ys.flatten(), xs.flatten()
-    rel_y = ys[:, None] - ys[None, :] + gh - 1
-    rel_x = xs[:, None] - xs[None, :] + gw - 1
-    index = (rel_y * (2 * gw - 1) + rel_x).flatten()
-    return coords.to(device), index.to(device)
+    if torch.compiler.is_compiling():
+        return _build_relative_position_tables(gh, gw, device)
+    return _cached_relative_position_tables(gh, gw, torch.device(device))
 
 
 class DynamicPositionBias(BaseModule):
@@ -282,23 +308,49 @@ class DynamicPositionBias(BaseModule):
         return bias.permute(2, 0, 1)
 
 
+def _build_padding_key_mask(height: int, width: int, gh: int, gw: int,
+                            interval: int,
+                            device: torch.device) -> torch.Tensor:
+    """Builds the mask of :func:`padding_key_mask` (uncached)."""
+    rh = _ceil_div(height, gh * interval)
+    rw = _ceil_div(width, gw * interval)
+    rows = torch.arange(rh * gh * interval, device=device) >= height
+    cols = torch.arange(rw * gw * interval, device=device) >= width
+    pad = rows[:, None] | cols[None, :]
+    pad = pad.view(rh, gh, interval, rw, gw, interval)
+    pad = pad.permute(0, 3, 2, 5, 1, 4)
+    return pad.reshape(rh * rw * interval * interval, gh * gw)
+
+
 @lru_cache(maxsize=128)
+def _cached_padding_key_mask(height: int, width: int, gh: int, gw: int,
+                             interval: int,
+                             device: torch.device) -> torch.Tensor:
+    # outside inference mode, see _cached_relative_position_tables
+    with torch.inference_mode(False):
+        return _build_padding_key_mask(height, width, gh, gw, interval,
+                                       device)
+
+
 def padding_key_mask(height: int, width: int, gh: int, gw: int,
                      interval: int, device: torch.device) -> torch.Tensor:
     """Which key tokens of each group are padding, shape (num_groups, N).
 
     Groups are ordered as :func:`group_tokens` orders them. Computed once per
-    map size, group shape and device (cached; never mutated by callers).
+    map size, group shape and device and cached (an ordinary tensor, valid
+    under inference mode and with autograd alike; never mutated by
+    callers); built inside the graph while ``torch.compile`` traces.
     """
-    hp = height + (-height) % (gh * interval)
-    wp = width + (-width) % (gw * interval)
-    rows = torch.arange(hp) >= height
-    cols = torch.arange(wp) >= width
-    pad = rows[:, None] | cols[None, :]
-    rh, rw = hp // (gh * interval), wp // (gw * interval)
-    pad = pad.view(rh, gh, interval, rw, gw, interval)
-    pad = pad.permute(0, 3, 2, 5, 1, 4)
-    return pad.reshape(rh * rw * interval * interval, gh * gw).to(device)
+    if torch.compiler.is_compiling():
+        return _build_padding_key_mask(height, width, gh, gw, interval,
+                                       device)
+    return _cached_padding_key_mask(height, width, gh, gw, interval,
+                                    torch.device(device))
+
+
+def _ceil_div(a: int, b: int) -> int:
+    """``ceil(a / b)`` for positive ints (also symbolic ones)."""
+    return (a + b - 1) // b
 
 
 def group_tokens(x: torch.Tensor, gh: int, gw: int,
