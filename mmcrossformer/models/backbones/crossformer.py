@@ -22,6 +22,7 @@ The building blocks carry the papers' names:
 All blocks work on channels-last tokens ``(B, H, W, C)``; the backbone returns
 channels-first feature maps ``(B, C, H, W)``.
 """
+import logging
 import math
 from functools import lru_cache
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -33,6 +34,7 @@ import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks.drop import DropPath
+from mmengine.logging import print_log
 from mmengine.model import BaseModule, ModuleList
 
 from mmcrossformer.registry import MODELS
@@ -734,6 +736,24 @@ class CrossFormer(ArchBackbone):
     ``(4, 8, 16, 32)``, without extra norms, as the official detection
     backbone (``models/crossformer_backbone_det.py``).
 
+    Dense-prediction settings: each arch of :attr:`arch_zoo` carries its
+    ImageNet group sizes and LDA intervals. For CrossFormer++ (``'pp-*'``:
+    ``group_size=[4, 4, 14, 7]``, ``interval=[4, 2, 1, 1]``) these are tuned
+    to the 224 x 224 pre-training size, where the maps of stages 3 and 4
+    (14 x 14, 7 x 7) are one group each. On larger inputs a stage with
+    interval 1 whose map exceeds its group size gets LDA groups equal to its
+    SDA groups, i.e. no long-distance attention at all (at 800 x 1216:
+    stages 3 and 4). The official detection and segmentation backbones
+    therefore use ``group_size=[7, 7, 7, 7], interval=[8, 4, 2, 1]`` for
+    every variant. When a named arch keeps its ImageNet settings (neither
+    ``group_size`` nor ``interval`` given), these differ from the dense ones
+    (never for the CrossFormer v1 archs, whose ImageNet settings are the
+    dense ones) and an input makes such a stage degenerate, the backbone
+    logs a warning once per instance, naming the arch, its settings, the
+    input size, the stages and the fix. The check runs in eager mode only
+    (it is skipped while ``torch.compile`` traces, so that it adds no guard
+    or graph break) and costs a few integer operations per forward.
+
     Args:
         arch (str | dict): A name of :attr:`arch_zoo` or a dict with the
             keys ``embed_dims`` (int), ``depths``, ``num_heads``,
@@ -827,6 +847,10 @@ class CrossFormer(ArchBackbone):
             drop_path_rate=0.5, **_pp)),
     }
     del _cf, _pp
+    #: group sizes and intervals of the official detection / segmentation
+    #: backbones (every variant, CrossFormer++ included)
+    dense_group_size = [7, 7, 7, 7]
+    dense_interval = [8, 4, 2, 1]
     arch_required_keys = ('embed_dims', 'depths', 'num_heads', 'group_size',
                           'interval')
     arch_defaults = dict(
@@ -858,6 +882,7 @@ class CrossFormer(ArchBackbone):
                  act_cfg: dict = dict(type='GELU'),
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        arch_name = arch if isinstance(arch, str) else None
         arch = self._resolve_arch(arch)
         self.arch_settings = arch
         depths = arch['depths']
@@ -865,6 +890,7 @@ class CrossFormer(ArchBackbone):
         self.num_stages = num_stages
         dims = [arch['embed_dims'] * 2**i for i in range(num_stages)]
         heads = _stage_list(arch['num_heads'], num_stages, 'num_heads')
+        group_size_arg, interval_arg = group_size, interval
         intervals = _stage_list(
             arch['interval'] if interval is None else interval, num_stages,
             'interval')
@@ -941,6 +967,21 @@ class CrossFormer(ArchBackbone):
         self.norm = build_norm_layer(norm_cfg, dims[-1])[1] \
             if final_norm else None
         self._freeze_stages()
+        # (stage, smallest LDA group size) of the interval-1 stages, checked
+        # by _warn_if_lda_degenerates; empty when there is nothing to warn
+        # about (settings given explicitly, or the official dense ones)
+        keeps_imagenet_settings = (
+            arch_name is not None and group_size_arg is None
+            and interval_arg is None
+            and (list(arch['group_size']), list(arch['interval'])) !=
+            (self.dense_group_size, self.dense_interval))
+        self._lda_check_stages = [
+            (i, min(self.group_sizes[i][1::2]))
+            for i in range(num_stages) if keeps_imagenet_settings
+            and intervals[i] == 1 and depths[i] > 1
+        ]
+        self._arch_name = arch_name
+        self.pretrain_img_size = pretrain_img_size
 
     # ------------------------------------------------------------------
     # construction helpers
@@ -972,6 +1013,37 @@ class CrossFormer(ArchBackbone):
                 param.requires_grad = False
 
     # ------------------------------------------------------------------
+    def _warn_if_lda_degenerates(self, height: int, width: int) -> None:
+        """Warn (once) if LDA equals SDA in some stage for an input of
+        (height, width) pixels; see the class docstring."""
+        side_h = _ceil_div(height, self.patch_embed.stride)
+        side_w = _ceil_div(width, self.patch_embed.stride)
+        degenerate = []
+        for stage, group in self._lda_check_stages:
+            h = _ceil_div(side_h, 2**stage)
+            w = _ceil_div(side_w, 2**stage)
+            if min(h, w) > group:
+                degenerate.append(f'stage {stage + 1} ({h}x{w} map, group '
+                                  f'size {group})')
+        if not degenerate:
+            return
+        self._lda_check_stages = []  # once per instance
+        arch = self.arch_settings
+        print_log(
+            f'CrossFormer arch {self._arch_name!r} keeps its ImageNet '
+            f"settings group_size={list(arch['group_size'])}, "
+            f"interval={list(arch['interval'])}, tuned to "
+            f'{self.pretrain_img_size}x{self.pretrain_img_size} inputs. '
+            f'At this {height}x{width} input, '
+            f'{", ".join(degenerate)} use interval 1 on a map larger than '
+            f'the group, so their LDA groups equal their SDA groups: no '
+            f'long-distance attention. For detection / segmentation pass '
+            f'group_size={self.dense_group_size}, '
+            f'interval={self.dense_interval} to the backbone, as the '
+            f'official dense-prediction configs do.',
+            logger='current',
+            level=logging.WARNING)
+
     def no_weight_decay_keywords(self) -> set:
         """Parameter-name keywords usually excluded from weight decay."""
         return {'dpb'}
@@ -1000,6 +1072,8 @@ class CrossFormer(ArchBackbone):
             raise ValueError(
                 f'input of {x.shape[2]}x{x.shape[3]} pixels is smaller than '
                 f'the network\'s total stride {stride}')
+        if not torch.compiler.is_compiling() and self._lda_check_stages:
+            self._warn_if_lda_degenerates(x.shape[2], x.shape[3])
         x = self.patch_embed(x.permute(0, 2, 3, 1))
         outs = []
         for i, stage in enumerate(self.stages):

@@ -1,9 +1,14 @@
 """CrossFormer across execution modes: inference mode then training (cached
 tables), dense-prediction settings warning, torch.compile with varying input
 sizes."""
+import contextlib
 import copy
+import logging
 
+import pytest
 import torch
+import torch.nn as nn
+from mmengine.logging import MMLogger
 
 from mmcrossformer.models import CrossFormer
 from mmcrossformer.models.backbones import crossformer as cf
@@ -70,3 +75,84 @@ def test_inference_mode_then_training_step():
         ref = fresh.eval()(x)
     for out, r in zip(outs, ref):
         torch.testing.assert_close(out, r, rtol=0, atol=0)
+
+
+@contextlib.contextmanager
+def logged_warnings():
+    """Collects the WARNING records of the current MMLogger."""
+    logger = MMLogger.get_current_instance()
+    records = []
+    handler = logging.Handler(level=logging.WARNING)
+    handler.emit = records.append
+    logger.addHandler(handler)
+    try:
+        yield records
+    finally:
+        logger.removeHandler(handler)
+
+
+def forward(model, *size):
+    """A forward pass of a (B, 3, *size) input; the blocks are removed
+    first to keep the test fast (the check runs before them)."""
+    for stage in model.stages:
+        stage.blocks = nn.ModuleList()
+    with torch.no_grad():
+        outs = model.eval()(torch.rand(1, 3, *size))
+    assert outs[-1].shape[-2:] == (-(-size[0] // 32), -(-size[1] // 32))
+
+
+def test_imagenet_settings_on_large_input_warn_once():
+    """CrossFormer++ with its ImageNet group sizes / intervals on an input
+    where stages 3 and 4 (interval 1) have maps larger than their groups
+    (256 x 320: 16 x 20 > 14 and 8 x 10 > 7): one warning per instance,
+    naming the arch, the settings, the input, the stages and the fix."""
+    model = CrossFormer(arch='pp-s')
+    with logged_warnings() as records:
+        forward(model, 224, 224)  # pre-training size: one group per map
+        assert records == []
+        forward(model, 256, 320)
+        forward(model, 256, 320)
+        forward(model, 320, 320)
+    assert len(records) == 1
+    msg = records[0].getMessage()
+    for part in ["'pp-s'", 'group_size=[4, 4, 14, 7]',
+                 'interval=[4, 2, 1, 1]', '256x320', 'stage 3 (16x20',
+                 'stage 4 (8x10', 'group_size=[7, 7, 7, 7], '
+                 'interval=[8, 4, 2, 1]']:
+        assert part in msg, (part, msg)
+    assert 'stage 1' not in msg and 'stage 2' not in msg
+    # once per instance: another backbone warns again
+    with logged_warnings() as records:
+        forward(CrossFormer(arch='pp-small'), 256, 256)
+    assert len(records) == 1 and "'pp-small'" in records[0].getMessage()
+
+
+@pytest.mark.parametrize('kwargs', [
+    dict(arch='pp-s', group_size=[7, 7, 7, 7], interval=[8, 4, 2, 1]),
+    dict(arch='s'),  # v1: ImageNet settings are the dense ones
+    dict(arch='t'),
+])
+def test_dense_settings_do_not_warn(kwargs):
+    model = CrossFormer(**kwargs)
+    with logged_warnings() as records:
+        forward(model, 256, 320)
+    assert records == []
+
+
+def test_settings_check_is_not_traced():
+    """Under torch.compile the check is skipped: one graph, no break, and
+    the instance still warns in its first eager forward."""
+    import torch._dynamo as dynamo
+    model = CrossFormer(arch='pp-s')
+    for stage in model.stages:
+        stage.blocks = nn.ModuleList()
+    x = torch.rand(1, 3, 256, 320)
+    dynamo.reset()
+    with logged_warnings() as records:
+        explained = dynamo.explain(model.eval())(x)
+        assert records == []
+        forward(model, 256, 320)
+    assert explained.graph_break_count == 0, explained.break_reasons
+    assert explained.graph_count == 1
+    assert len(records) == 1
+    dynamo.reset()
