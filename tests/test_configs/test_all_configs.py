@@ -128,6 +128,9 @@ def test_config_builds_and_computes_loss(name):
     params = sum(p.numel() for p in model.parameters()) / 1e6
     if name in OFFICIAL_PARAMS:
         assert abs(params - OFFICIAL_PARAMS[name]) <= 0.02, params
+    # the official recipe table: group sizes / intervals, weight decay
+    from test_official_recipes import check_built_model
+    check_built_model(name, cfg, model)
     # (init_weights is exercised by the backbone and end-to-end tests; the
     # PyTorch default init is enough for a finite loss)
     if cfg.default_scope == 'mmdet':

@@ -5,7 +5,9 @@ The official values are a table kept as test data
 compares them with the resolved configs, with the group sizes / intervals of
 the backbones the configs build, and with the weight decay every parameter
 gets from the optimizer the config builds (mmengine's
-``build_optim_wrapper``, i.e. exactly what training uses).
+``build_optim_wrapper``, i.e. exactly what training uses). The built-model
+checks run inside ``test_all_configs.py`` (:func:`check_built_model`), which
+builds every config once.
 """
 import gzip
 import importlib.util
@@ -105,44 +107,54 @@ def decay_of_every_parameter(model, cfg) -> dict:
             if p.requires_grad}
 
 
-DENSE_OR_DECAY = [(name, i) for name, i in CASES
-                  if 'decay' in ROWS[i] or 'backbone' in ROWS[i]]
+def check_built_model(name: str, cfg, model) -> None:
+    """Check the model / optimizer a config builds against every table row
+    naming that config: per-block group sizes and intervals of the backbone,
+    and the weight decay of every trainable parameter. Called by
+    ``test_all_configs.test_config_builds_and_computes_loss``, which builds
+    every config once already."""
+    for row in ROWS:
+        if name not in row['configs']:
+            continue
+        spec = row.get('backbone')
+        if spec is not None:
+            bb = model.backbone
+            assert [s[0] for s in bb.group_sizes] == spec['group_size'], \
+                (name, row['source'])
+            assert all(len(set(sizes)) == 1 for sizes in bb.group_sizes)
+            assert list(bb.intervals) == spec['interval'], row['source']
+            # and every block was built with them
+            for stage, g, it in zip(bb.stages, spec['group_size'],
+                                    spec['interval']):
+                for block in stage.blocks:
+                    assert block.attn.group_size == g
+                    assert block.attn.interval == it
+        decay = row.get('decay')
+        if decay is None:
+            continue
+        official = official_name_map() \
+            if decay['rule'] == 'official_norm_name' else {}
+        got = decay_of_every_parameter(model, cfg)
+        params = dict(model.named_parameters())
+        wrong = {}
+        for n, wd in got.items():
+            expected = expected_decay(decay['rule'], n, params[n],
+                                      decay['weight_decay'], official)
+            if not math.isclose(wd, expected):
+                wrong[n] = (wd, expected)
+        assert not wrong, (
+            f'{name} vs {row["source"]}: {len(wrong)} parameters with the '
+            f'wrong weight decay (ours, official), e.g. '
+            f'{dict(list(wrong.items())[:6])}')
 
 
-@pytest.mark.parametrize('name,row', DENSE_OR_DECAY)
-def test_built_backbone_and_weight_decay(name, row):
-    row = ROWS[row]
-    cfg, model = build(name)
-    spec = row.get('backbone')
-    if spec is not None:
-        bb = model.backbone
-        assert [sizes[0] for sizes in bb.group_sizes] == spec['group_size']
-        assert all(len(set(sizes)) == 1 for sizes in bb.group_sizes)
-        assert list(bb.intervals) == spec['interval']
-        # and every block was built with them
-        for stage, g, it in zip(bb.stages, spec['group_size'],
-                                spec['interval']):
-            for block in stage.blocks:
-                assert block.attn.group_size == g
-                assert block.attn.interval == it
-    decay = row.get('decay')
-    if decay is None:
-        return
-    official = official_name_map() \
-        if decay['rule'] == 'official_norm_name' else {}
-    got = decay_of_every_parameter(model, cfg)
-    params = dict(model.named_parameters())
-    wrong = {
-        n: (wd, expected_decay(decay['rule'], n, params[n],
-                               decay['weight_decay'], official))
-        for n, wd in got.items()
-        if not math.isclose(
-            wd, expected_decay(decay['rule'], n, params[n],
-                               decay['weight_decay'], official))
-    }
-    assert not wrong, (f'{name}: {len(wrong)} parameters with the wrong '
-                       f'weight decay (ours, official), e.g. '
-                       f'{dict(list(wrong.items())[:6])}')
+def test_every_built_row_is_checked():
+    """The rows with model checks all name configs that
+    test_all_configs builds (so check_built_model runs for each)."""
+    from test_all_configs import ALL
+    for row in ROWS:
+        if 'backbone' in row or 'decay' in row:
+            assert set(row['configs']) <= set(ALL), row['configs']
 
 
 def test_official_norm_rule_sees_acl_and_dpb():
