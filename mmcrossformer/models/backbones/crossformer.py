@@ -188,9 +188,12 @@ class CrossScaleEmbedding(BaseModule):
         if self.pre_norm and self.norm is not None:
             x = self.norm(x)
         x = x.permute(0, 3, 1, 2)
-        pad_h = (-x.shape[2]) % self.stride
-        pad_w = (-x.shape[3]) % self.stride
-        if pad_h or pad_w:
+        # ceil(size / stride) * stride - size: a simpler symbolic expression
+        # than (-size) % stride for torch.compile with dynamic shapes
+        pad_h = _ceil_div(x.shape[2], self.stride) * self.stride - x.shape[2]
+        pad_w = _ceil_div(x.shape[3], self.stride) * self.stride - x.shape[3]
+        # traced: pad unconditionally (by 0 if need be), see _pad_always
+        if _pad_always() or pad_h or pad_w:
             x = F.pad(x, (0, pad_w, 0, pad_h))
         x = torch.cat([proj(x) for proj in self.projs], dim=1)
         x = x.permute(0, 2, 3, 1)
@@ -355,6 +358,21 @@ def _ceil_div(a: int, b: int) -> int:
     return (a + b - 1) // b
 
 
+def _pad_always() -> bool:
+    """Whether padding and padding masks are applied even when nothing is
+    padded (zero pads, an all-False mask).
+
+    True while ``torch.compile`` traces: a Python branch on "is the map a
+    multiple of the group grid" would become a guard of the compiled graph,
+    and with dynamic shapes every input size that takes the other branch
+    would recompile. Applying them unconditionally gives the same values
+    (padding by 0 copies, an all-False mask adds 0 to the attention bias),
+    so one graph serves all sizes. False in eager mode, which skips the
+    no-op copies and keeps the smaller broadcast bias.
+    """
+    return torch.compiler.is_compiling()
+
+
 def group_tokens(x: torch.Tensor, gh: int, gw: int,
                  interval: int) -> torch.Tensor:
     """Gather the tokens of each L/SDA group: (B, H, W, C) ->
@@ -367,13 +385,13 @@ def group_tokens(x: torch.Tensor, gh: int, gw: int,
     blocks), ``interval=I`` LDA groups (tokens ``I`` apart).
     """
     b, h, w, c = x.shape
-    pad_h, pad_w = (-h) % (gh * interval), (-w) % (gw * interval)
-    if pad_h or pad_w:
+    rh, rw = _ceil_div(h, gh * interval), _ceil_div(w, gw * interval)
+    pad_h, pad_w = rh * gh * interval - h, rw * gw * interval - w
+    if _pad_always() or pad_h or pad_w:
         x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
-    rh, rw = (h + pad_h) // (gh * interval), (w + pad_w) // (gw * interval)
     x = x.view(b, rh, gh, interval, rw, gw, interval, c)
     x = x.permute(0, 1, 4, 3, 6, 2, 5, 7)
-    return x.reshape(-1, gh * gw, c)
+    return x.reshape(b * rh * rw * interval * interval, gh * gw, c)
 
 
 def ungroup_tokens(x: torch.Tensor, height: int, width: int, gh: int,
@@ -382,13 +400,18 @@ def ungroup_tokens(x: torch.Tensor, height: int, width: int, gh: int,
     (B, height, width, C), padding cropped (one copy; with padding the
     result is a view of the padded map)."""
     c = x.shape[-1]
-    hp = height + (-height) % (gh * interval)
-    wp = width + (-width) % (gw * interval)
-    rh, rw = hp // (gh * interval), wp // (gw * interval)
-    x = x.view(-1, rh, rw, interval, interval, gh, gw, c)
-    x = x.permute(0, 1, 5, 3, 2, 6, 4, 7).reshape(-1, hp, wp, c)
-    if hp != height or wp != width:
-        x = x[:, :height, :width]
+    rh, rw = _ceil_div(height, gh * interval), _ceil_div(width, gw * interval)
+    hp, wp = rh * gh * interval, rw * gw * interval
+    b = x.shape[0] // (rh * rw * interval * interval)
+    x = x.view(b, rh, rw, interval, interval, gh, gw, c)
+    x = x.permute(0, 1, 5, 3, 2, 6, 4, 7).reshape(b, hp, wp, c)
+    # always cropped (a view, the whole map when nothing is padded): no
+    # branch on the size, so no guard under torch.compile
+    x = x[:, :height, :width]
+    if _pad_always():
+        # traced: contiguous whether or not something was cropped, or the
+        # next op's stride computation guards on it (inductor fuses the copy)
+        x = x.clone(memory_format=torch.contiguous_format)
     return x
 
 
@@ -492,10 +515,10 @@ class LSDAttention(BaseModule):
         heads, head_dims = self.num_heads, c // self.num_heads
         n = gh * gw
         qkv = self.qkv(group_tokens(x, gh, gw, it))
-        q, k, v = qkv.view(-1, n, 3, heads, head_dims).permute(2, 0, 3, 1,
-                                                                4).unbind(0)
+        qkv = qkv.view(qkv.shape[0], n, 3, heads, head_dims)
+        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         mask = self.dpb(gh, gw).to(q.dtype).unsqueeze(0)  # (1, heads, N, N)
-        if h % (gh * it) or w % (gw * it):
+        if _pad_always() or h % (gh * it) or w % (gw * it):
             # one broadcast add writes the (groups, heads, N, N) mask
             pad = padding_key_mask(h, w, gh, gw, it, x.device)
             mask = mask + pad[:, None, None, :].to(q.dtype) * PAD_MASK_VALUE
@@ -753,6 +776,17 @@ class CrossFormer(ArchBackbone):
     input size, the stages and the fix. The check runs in eager mode only
     (it is skipped while ``torch.compile`` traces, so that it adds no guard
     or graph break) and costs a few integer operations per forward.
+
+    ``torch.compile``: with dynamic shapes (``torch.compile(model,
+    dynamic=True)``; the default ``dynamic=None`` compiles a static graph
+    for the first input size and a dynamic one when the size changes) one
+    graph serves inputs of any size whose stage maps all take the same
+    group-shape branch of :class:`LSDAttention` (larger than the group, as
+    at detection sizes, or not). Whether a map is a multiple of the group
+    grid is no guard: while tracing, padding and the padding mask are
+    applied unconditionally (by zero, all-False), the DPB tables and masks
+    are built in the graph rather than looked up in the eager caches, and
+    the settings check above is skipped. Eager mode keeps its shortcuts.
 
     Args:
         arch (str | dict): A name of :attr:`arch_zoo` or a dict with the

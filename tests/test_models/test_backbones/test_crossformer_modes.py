@@ -156,3 +156,34 @@ def test_settings_check_is_not_traced():
     assert explained.graph_count == 1
     assert len(records) == 1
     dynamo.reset()
+
+
+def test_compile_one_graph_for_varying_input_sizes():
+    """torch.compile(dynamic=True) traces the backbone once for inputs of
+    different sizes (as detection batches are): whether a map is a multiple
+    of the group grid (padding, padding mask, cropping) is no guard of the
+    graph. The sizes mix maps with and without padding in every stage, all
+    with maps larger than the groups (the same group-shape branch). The
+    ``eager`` backend runs dynamo (tracing, guards, recompiles) without
+    inductor's code generation."""
+    import torch._dynamo as dynamo
+    torch.manual_seed(0)
+    model = tiny().eval()
+    graphs = []
+
+    def counting_backend(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    dynamo.reset()
+    compiled = torch.compile(model, backend=counting_backend, dynamic=True)
+    # stage maps (grids 16, 8, 8, 4): 256 x 256 pads nowhere, the others
+    # pad some stages along one or both axes
+    for size in [(160, 192), (256, 256), (192, 224), (224, 288)]:
+        x = torch.rand(2, 3, *size)
+        with torch.no_grad():
+            outs, expected = compiled(x), model(x)
+        for out, ref in zip(outs, expected):
+            torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    assert len(graphs) == 1
+    dynamo.reset()
