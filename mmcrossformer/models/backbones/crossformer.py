@@ -398,21 +398,23 @@ def ungroup_tokens(x: torch.Tensor, height: int, width: int, gh: int,
                    gw: int, interval: int) -> torch.Tensor:
     """Inverse of :func:`group_tokens`: (B * num_groups, gh * gw, C) ->
     (B, height, width, C), padding cropped (one copy; with padding the
-    result is a view of the padded map)."""
+    result is a view of the padded map, except under ``torch.compile``,
+    see below)."""
     c = x.shape[-1]
     rh, rw = _ceil_div(height, gh * interval), _ceil_div(width, gw * interval)
     hp, wp = rh * gh * interval, rw * gw * interval
     b = x.shape[0] // (rh * rw * interval * interval)
     x = x.view(b, rh, rw, interval, interval, gh, gw, c)
     x = x.permute(0, 1, 5, 3, 2, 6, 4, 7).reshape(b, hp, wp, c)
-    # always cropped (a view, the whole map when nothing is padded): no
-    # branch on the size, so no guard under torch.compile
-    x = x[:, :height, :width]
     if _pad_always():
-        # traced: contiguous whether or not something was cropped, or the
-        # next op's stride computation guards on it (inductor fuses the copy)
-        x = x.clone(memory_format=torch.contiguous_format)
-    return x
+        # traced: crop by gathering rows and columns, which gives a new
+        # contiguous tensor whether or not something is cropped; a slice
+        # would be a view whose contiguity (hp == height?) the compiled
+        # graph guards on, recompiling whenever it changes
+        x = x.index_select(1, torch.arange(height, device=x.device))
+        return x.index_select(2, torch.arange(width, device=x.device))
+    # a view; the whole map (contiguous) when nothing is padded
+    return x[:, :height, :width]
 
 
 class LSDAttention(BaseModule):
@@ -786,7 +788,10 @@ class CrossFormer(ArchBackbone):
     grid is no guard: while tracing, padding and the padding mask are
     applied unconditionally (by zero, all-False), the DPB tables and masks
     are built in the graph rather than looked up in the eager caches, and
-    the settings check above is skipped. Eager mode keeps its shortcuts.
+    the settings check above is skipped; eager mode keeps its shortcuts.
+    (Like any PyTorch graph, it still specialises on size-1 dimensions, here
+    a map only one group block high or wide, which detection-size inputs do
+    not have.)
 
     Args:
         arch (str | dict): A name of :attr:`arch_zoo` or a dict with the

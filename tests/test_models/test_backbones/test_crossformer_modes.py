@@ -187,3 +187,25 @@ def test_compile_one_graph_for_varying_input_sizes():
             torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
     assert len(graphs) == 1
     dynamo.reset()
+
+
+def test_lsda_compile_one_graph_with_aot_autograd():
+    """Same for one L/SDA layer through AOT autograd (``aot_eager``: the
+    functionalisation and decompositions inductor runs on), where a view
+    whose contiguity depends on the padding would still guard."""
+    import torch._dynamo as dynamo
+    from torch._dynamo.utils import counters
+    torch.manual_seed(0)
+    attn = cf.LSDAttention(16, 2, group_size=4, interval=2, mode='lda')
+    attn.eval()
+    dynamo.reset()
+    counters.clear()
+    compiled = torch.compile(attn, backend='aot_eager', dynamic=True)
+    # group grid 8: 16 x 16 pads nothing, the others pad one or both axes
+    for size in [(12, 20), (16, 16), (24, 20), (20, 28)]:
+        x = torch.randn(2, *size, 16)
+        with torch.no_grad():
+            out, expected = compiled(x), attn(x)
+        torch.testing.assert_close(out, expected, rtol=1e-5, atol=1e-5)
+    assert counters['stats']['unique_graphs'] == 1
+    dynamo.reset()
