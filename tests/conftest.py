@@ -12,6 +12,9 @@ TOOLS = osp.join(REPO, 'tools')
 def pytest_configure(config):
     config.addinivalue_line(
         'markers', 'slow: long end-to-end runs (deselect with -m "not slow")')
+    config.addinivalue_line(
+        'markers', 'cuda: needs a CUDA GPU, skipped without one (the CUDA '
+        'lane: pytest -m cuda, see docs/en/cuda.md)')
 
 
 @pytest.fixture(scope='session')
