@@ -22,6 +22,30 @@ test_pipeline = [
         meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape',
                    'scale_factor')),
 ]
+# tools/test.py --tta: the base's DetTTAModel (3 scales x {no flip, flip},
+# class-wise NMS) at 0.5x, 1x and 1.5x of the demo scale.
+tta_pipeline = [
+    dict(type='LoadImageFromFile', backend_args=None),
+    dict(
+        type='TestTimeAug',
+        transforms=[
+            [
+                dict(type='Resize', scale=scale, keep_ratio=True)
+                for scale in [(320, 256), (160, 128), (480, 384)]
+            ],
+            [
+                dict(type='RandomFlip', prob=0.),
+                dict(type='RandomFlip', prob=1.)
+            ],
+            [
+                dict(
+                    type='PackDetInputs',
+                    meta_keys=('img_id', 'img_path', 'ori_shape',
+                               'img_shape', 'scale_factor', 'flip',
+                               'flip_direction'))
+            ],
+        ])
+]
 train_dataloader = dict(
     batch_size=4,
     num_workers=1,

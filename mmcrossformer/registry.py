@@ -6,8 +6,11 @@ mmpretrain) can therefore name our modules with the scope prefix, e.g.
 ``type='mmcrossformer.CrossFormer'``, after
 ``custom_imports=dict(imports=['mmcrossformer'], allow_failed_imports=False)``.
 ``TRANSFORMS`` (data transforms, e.g. ``type='mmcrossformer.AlignResize'`` in
-an mmseg pipeline) and ``OPTIM_WRAPPERS`` follow the same pattern.
+an mmseg pipeline), ``OPTIM_WRAPPERS`` and ``HOOKS`` (e.g.
+``custom_hooks=[dict(type='mmcrossformer.RandomStateHook')]``) follow the
+same pattern.
 """
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
@@ -23,10 +26,15 @@ OPTIM_WRAPPERS = Registry(
     parent=MMENGINE_OPTIM_WRAPPERS,
     scope='mmcrossformer',
     locations=['mmcrossformer.engine'])
+HOOKS = Registry(
+    'hook',
+    parent=MMENGINE_HOOKS,
+    scope='mmcrossformer',
+    locations=['mmcrossformer.engine'])
 TRANSFORMS = Registry(
     'transform',
     parent=MMENGINE_TRANSFORMS,
     scope='mmcrossformer',
     locations=['mmcrossformer.datasets'])
 
-__all__ = ['MODELS', 'OPTIM_WRAPPERS', 'TRANSFORMS']
+__all__ = ['HOOKS', 'MODELS', 'OPTIM_WRAPPERS', 'TRANSFORMS']

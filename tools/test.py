@@ -5,10 +5,12 @@
     bash tools/dist_test.sh CONFIG CHECKPOINT NUM_GPUS
 """
 import argparse
+import logging
 import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
@@ -39,7 +41,9 @@ def parse_args():
         help='test-time augmentation with the config\'s tta_pipeline and '
         'tta_model (ADE20K configs: the official multi-scale test, ratios '
         '0.5-1.75 of (2048, 512) aligned to 32, no flip: the papers\' '
-        '"MS IoU")')
+        '"MS IoU"; COCO configs: mmdet\'s DetTTAModel, 3 scales x '
+        '{no flip, flip}, boxes merged by class-wise NMS; Mask R-CNN: box '
+        'AP only, DetTTAModel does not merge masks)')
     parser.add_argument(
         '--flip',
         action='store_true',
@@ -107,6 +111,43 @@ def add_flip(tta_pipeline: list) -> None:
     ])
 
 
+def box_metrics_only(cfg) -> None:
+    """Evaluate boxes only under mmdet's ``DetTTAModel`` (in place).
+
+    mmdet 3.3's ``DetTTAModel`` merges the boxes, scores and labels of the
+    views (boxes flipped back, class-wise NMS) and drops everything else:
+    the merged predictions of Mask R-CNN carry no masks, so ``'segm'`` is
+    removed from the metrics of every ``CocoMetric`` in ``test_evaluator``
+    (with a warning).
+
+    Raises:
+        ValueError: If a ``CocoMetric`` asks for ``'segm'`` only.
+    """
+    if str(cfg.tta_model.get('type', '')).split('.')[-1] != 'DetTTAModel':
+        return
+    evaluators = cfg.test_evaluator if isinstance(
+        cfg.test_evaluator, (list, tuple)) else [cfg.test_evaluator]
+    for evaluator in evaluators:
+        if not str(evaluator.get('type', '')).endswith('CocoMetric'):
+            continue
+        metrics = evaluator.get('metric', 'bbox')
+        metrics = [metrics] if isinstance(metrics, str) else list(metrics)
+        if 'segm' not in metrics:
+            continue
+        kept = [m for m in metrics if m != 'segm']
+        if not kept:
+            raise ValueError(
+                f'--tta: CocoMetric metric={metrics!r} evaluates masks only, '
+                f'but mmdet\'s DetTTAModel merges boxes only (no masks)')
+        evaluator.metric = kept
+        print_log(
+            f'--tta: mmdet\'s DetTTAModel merges boxes only and drops the '
+            f'masks of the views, so \'segm\' is not evaluated; CocoMetric '
+            f'metric={kept!r}',
+            logger='current',
+            level=logging.WARNING)
+
+
 def main():
     args = parse_args()
     flush_denormals_on_cpu()
@@ -140,6 +181,7 @@ def main():
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
+        box_metrics_only(cfg)
 
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):

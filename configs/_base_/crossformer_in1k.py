@@ -80,3 +80,7 @@ param_scheduler = [
         convert_to_iter_based=True)
 ]
 auto_scale_lr = dict(base_batch_size=1024)
+
+# Exact --resume: checkpoints carry the random states (torch, numpy, random,
+# CUDA, data-loader workers); see mmcrossformer/engine/hooks.py.
+custom_hooks = [dict(type='mmcrossformer.RandomStateHook')]

@@ -58,3 +58,7 @@ param_scheduler = [
         end=80000,
         by_epoch=False)
 ]
+
+# Exact --resume: checkpoints carry the random states (torch, numpy, random,
+# CUDA, data-loader workers); see mmcrossformer/engine/hooks.py.
+custom_hooks = [dict(type='mmcrossformer.RandomStateHook')]

@@ -1,3 +1,4 @@
+from .hooks import RandomStateHook
 from .optim_wrapper import CPUAutocastOptimWrapper
 
-__all__ = ['CPUAutocastOptimWrapper']
+__all__ = ['CPUAutocastOptimWrapper', 'RandomStateHook']
