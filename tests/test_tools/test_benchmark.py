@@ -117,3 +117,39 @@ def test_reference_configs_build(name, scope, params):
     assert sum(p.numel() for p in model.parameters()) == params
     out = model.backbone(torch.randn(1, 3, 224, 224))
     assert all(torch.isfinite(o).all() for o in out)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(),
+                    reason='checks the error given where CUDA is missing')
+@pytest.mark.parametrize('script,args', [
+    ('benchmark.py', [DEMO]),
+    ('benchmark_official.py', ['--official-root', '/nonexistent']),
+])
+def test_device_cuda_without_cuda_is_a_clear_error(script, args):
+    """Exit status 1 and one line naming the cause, not a traceback from
+    deep inside torch (both tools check before building anything)."""
+    import subprocess
+    proc = subprocess.run(
+        [sys.executable, osp.join(TOOLS, 'analysis_tools', script), *args,
+         '--device', 'cuda'],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        timeout=300)
+    assert proc.returncode == 1, proc.stderr[-3000:]
+    assert 'Traceback' not in proc.stderr, proc.stderr[-3000:]
+    assert re.search(rf'{script}: error: --device cuda given but CUDA is '
+                     r'not available: this torch is (a CPU-only build|built '
+                     r'for CUDA)', proc.stderr), proc.stderr
+    with pytest.raises(ValueError, match='CUDA is not available'):
+        tool.benchmark([(DEMO, None)], device='cuda')
+    with pytest.raises(ValueError, match='CUDA is not available'):
+        official_tool.benchmark('/nonexistent', device='cuda')
+
+
+def test_amp_dtypes():
+    cpu, cuda = torch.device('cpu'), torch.device('cuda')
+    assert tool.amp_dtype(cpu, False) is None
+    assert tool.amp_dtype(cpu, True) == torch.bfloat16
+    assert tool.amp_dtype(cuda, True) == torch.float16
+    assert tool.amp_dtype(cpu, 'fp16') == torch.float16
+    with pytest.raises(ValueError, match='fp8'):
+        tool.amp_dtype(cuda, 'fp8')

@@ -6,8 +6,8 @@ Usage::
         [--batch N] [--device cpu|cuda] [--compare CONFIG2 ...]
         [--variant KEY=VALUE ...] [--parts backbone model]
         [--passes fwd fwd+bwd] [--warmup 2] [--repeat 10] [--amp]
-        [--compile] [--threads N] [--no-memory] [--no-roofline]
-        [--cfg-options KEY=VALUE ...]
+        [--amp-dtype fp16|bf16] [--no-tf32] [--compile] [--threads N]
+        [--no-memory] [--no-roofline] [--cfg-options KEY=VALUE ...]
 
 For every config (``CONFIG``, then each ``--compare`` config, then
 ``CONFIG`` with each ``--variant`` set of overrides) and every part
@@ -21,7 +21,10 @@ heads without losses or post-processing) the tool times
   step's compute; the optimizer step is not included).
 
 on random images of ``--batch`` x 3 x H x W, after ``--warmup`` untimed
-passes, ``--repeat`` times, and reports the median (and the spread between
+passes, ``--repeat`` times (CPU: wall clock around each call; CUDA: a
+pair of ``torch.cuda.Event`` recorded on the current stream around each
+call, read after one synchronisation at the end, so the figures are GPU
+time per call), and reports the median (and the spread between
 the 25th and 75th percentile) in milliseconds, images per second, peak
 memory and the ratio of each row's throughput to the first config's.
 
@@ -43,7 +46,9 @@ peak. Both rates count one multiply-add as one FLOP.
 
 Configs whose ``model.backbone.init_cfg`` names pretrained weights are
 built without them. ``--amp`` runs the passes under ``torch.autocast``
-(bf16 on CPU, fp16 on CUDA). ``--compile`` times ``torch.compile``-d parts
+(bf16 on CPU, fp16 on CUDA; ``--amp-dtype`` picks one). ``--no-tf32``
+turns TF32 off for CUDA matmuls and convolutions (PyTorch's default
+allows it in cuDNN convolutions); the footer says which was used. ``--compile`` times ``torch.compile``-d parts
 (compiled in the untimed warm-up). ``--threads`` sets
 ``torch.set_num_threads``.
 
@@ -79,13 +84,36 @@ def _sync(device: torch.device) -> None:
 def time_call(fn: Callable[[], object], warmup: int, repeat: int,
               device: torch.device) -> List[float]:
     """Seconds of each of ``repeat`` calls of ``fn`` after ``warmup``
-    untimed calls (the device synchronised around each call)."""
+    untimed calls.
+
+    CPU: ``time.perf_counter`` around each call. CUDA: the device is
+    synchronised after the warm-up, a pair of ``torch.cuda.Event`` (timing
+    enabled) is recorded on the current stream around each call, and the
+    elapsed times are read after one final synchronisation: the GPU time
+    from the first kernel of a call to its last, including any time the
+    GPU waits for the host to launch work inside the call.
+
+    Raises:
+        ValueError: When ``repeat < 1`` or ``warmup < 0``.
+    """
     if repeat < 1 or warmup < 0:
         raise ValueError(f'need repeat >= 1 and warmup >= 0, got '
                          f'repeat={repeat}, warmup={warmup}')
     for _ in range(warmup):
         fn()
     _sync(device)
+    if device.type == 'cuda':
+        stream = torch.cuda.current_stream(device)
+        events = []
+        for _ in range(repeat):
+            start = torch.cuda.Event(enable_timing=True)
+            end = torch.cuda.Event(enable_timing=True)
+            start.record(stream)
+            fn()
+            end.record(stream)
+            events.append((start, end))
+        torch.cuda.synchronize(device)
+        return [start.elapsed_time(end) / 1e3 for start, end in events]
     times = []
     for _ in range(repeat):
         start = time.perf_counter()
@@ -222,11 +250,55 @@ def count_flops(model: nn.Module, fn: Callable, images: torch.Tensor) -> int:
         return int(flop_analyzer(_Traced(model, fn), images).total())
 
 
-def _autocast(device: torch.device, amp: bool):
+AMP_DTYPES = dict(fp16=torch.float16, bf16=torch.bfloat16)
+
+
+def amp_dtype(device: torch.device, amp) -> Optional[torch.dtype]:
+    """The autocast dtype for ``amp``: False / None (no autocast), True
+    (fp16 on CUDA, bf16 on the CPU) or ``'fp16'`` / ``'bf16'``.
+
+    Raises:
+        ValueError: On another value.
+    """
     if not amp:
+        return None
+    if amp is True:
+        return torch.float16 if device.type == 'cuda' else torch.bfloat16
+    if amp not in AMP_DTYPES:
+        raise ValueError(f'amp must be a bool or one of {list(AMP_DTYPES)}'
+                         f', got {amp!r}')
+    return AMP_DTYPES[amp]
+
+
+def _autocast(device: torch.device, amp):
+    dtype = amp_dtype(device, amp)
+    if dtype is None:
         return torch.autocast(device.type, enabled=False)
-    dtype = torch.float16 if device.type == 'cuda' else torch.bfloat16
     return torch.autocast(device.type, dtype=dtype)
+
+
+def set_tf32(allow: bool) -> None:
+    """Allow or forbid TF32 in CUDA matmuls and cuDNN convolutions
+    (``allow=False``: full fp32, ``float32_matmul_precision='highest'``)."""
+    torch.backends.cuda.matmul.allow_tf32 = allow
+    torch.backends.cudnn.allow_tf32 = allow
+    torch.set_float32_matmul_precision('high' if allow else 'highest')
+
+
+def require_cuda(device) -> None:
+    """Raise a clear error when ``device`` is CUDA and no GPU is usable.
+
+    Raises:
+        ValueError: Naming the torch build and why CUDA is unavailable.
+    """
+    if torch.device(device).type != 'cuda' or torch.cuda.is_available():
+        return
+    build = torch.version.cuda
+    why = ('this torch is a CPU-only build' if build is None else
+           f'this torch is built for CUDA {build} but sees no GPU (driver, '
+           f'CUDA_VISIBLE_DEVICES?)')
+    raise ValueError(f'--device cuda given but CUDA is not available: '
+                     f'{why} (torch {torch.__version__})')
 
 
 def make_step(model: nn.Module,
@@ -234,7 +306,7 @@ def make_step(model: nn.Module,
               part: str,
               pass_: str,
               images: torch.Tensor,
-              amp: bool = False,
+              amp=False,
               compile: bool = False) -> Callable[[], object]:
     """One pass (``'fwd'`` or ``'fwd+bwd'``) of a part of a built model on
     ``images``, as a function without arguments; sets the model's mode.
@@ -280,15 +352,17 @@ def measure(model: nn.Module,
             images: torch.Tensor,
             warmup: int,
             repeat: int,
-            amp: bool = False,
+            amp=False,
             compile: bool = False) -> Dict[str, object]:
     """Time one part / pass of a built model on ``images`` (see
     :func:`make_step`; with ``compile`` at least one warm-up pass, which
     compiles).
 
     Returns:
-        dict: ``times`` (seconds per call), ``peak`` (CUDA: bytes; CPU:
-        None, see :func:`cpu_peak_memory`).
+        dict: ``times`` (seconds per call), ``peak`` (CUDA: bytes,
+        ``torch.cuda.max_memory_allocated`` over the warm-up and timed
+        calls above what was allocated before them, the peak statistics
+        reset first; CPU: None, see :func:`cpu_peak_memory`).
     """
     step = make_step(model, scope, part, pass_, images, amp, compile)
     warmup = max(warmup, 1) if compile else warmup
@@ -369,8 +443,9 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
               passes: Sequence[str] = PASSES,
               warmup: int = 2,
               repeat: int = 10,
-              amp: bool = False,
+              amp=False,
               compile: bool = False,
+              tf32: Optional[bool] = None,
               roofline: bool = True,
               memory_pass: bool = True,
               log: Callable[[str], None] = print) -> Dict[str, object]:
@@ -386,8 +461,11 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
         device (str): ``'cpu'`` or ``'cuda'``.
         parts, passes (Sequence[str]): See the module docstring.
         warmup, repeat (int): Untimed and timed passes.
-        amp (bool): Run under autocast (bf16 on CPU, fp16 on CUDA).
+        amp (bool | str): Run under autocast: True (bf16 on CPU, fp16 on
+            CUDA), ``'fp16'`` or ``'bf16'``.
         compile (bool): Time ``torch.compile``-d parts.
+        tf32 (bool, optional): On CUDA, allow (True) or forbid (False) TF32
+            in matmuls and convolutions; None keeps PyTorch's settings.
         roofline (bool): Count FLOPs and measure the matmul peak.
         memory_pass (bool): On the CPU, measure peak memory in a child
             process (:func:`cpu_peak_memory`).
@@ -397,10 +475,13 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
         ``part``, ``pass``, ``median_s``, ``q1_s``, ``q3_s``,
         ``images_per_s``, ``peak_bytes``, ``flops``), ``peak_flops``
         (multiply-adds per second or None), ``shape``, ``batch``,
-        ``device``.
+        ``device``, ``amp`` (the autocast dtype's name or None),
+        ``compile``, ``tf32`` (CUDA: whether TF32 was allowed in matmuls /
+        convolutions; CPU: None).
 
     Raises:
-        ValueError: On a bad shape, batch, part, pass or device.
+        ValueError: On a bad shape, batch, part, pass, amp or device, or
+            CUDA asked for without a usable GPU.
     """
     if batch < 1:
         raise ValueError(f'batch must be >= 1, got {batch}')
@@ -410,8 +491,14 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
         raise ValueError(f'unknown parts / passes {bad}; parts are {PARTS}'
                          f', passes {PASSES}')
     dev = torch.device(device)
-    if dev.type == 'cuda' and not torch.cuda.is_available():
-        raise ValueError('--device cuda given but CUDA is not available')
+    require_cuda(dev)
+    dtype = amp_dtype(dev, amp)
+    tf32_used = None
+    if dev.type == 'cuda':
+        if tf32 is not None:
+            set_tf32(tf32)
+        tf32_used = (torch.backends.cuda.matmul.allow_tf32,
+                     torch.backends.cudnn.allow_tf32)
     if dev.type == 'cpu':
         from mmcrossformer.utils.runtime import flush_denormals_on_cpu
         flush_denormals_on_cpu()
@@ -462,18 +549,16 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
         del model
     peak = None
     if roofline:
-        dtype = torch.float32
-        if amp:
-            dtype = torch.float16 if dev.type == 'cuda' else torch.bfloat16
-        peak = matmul_peak(dev, dtype)
+        peak = matmul_peak(dev, dtype or torch.float32)
     return dict(
         results=results,
         peak_flops=peak,
         shape=shape,
         batch=batch,
         device=dev.type,
-        amp=amp,
-        compile=compile)
+        amp=None if dtype is None else str(dtype).split('.')[-1],
+        compile=compile,
+        tf32=tf32_used)
 
 
 def format_table(report: Dict[str, object]) -> str:
@@ -504,10 +589,14 @@ def format_table(report: Dict[str, object]) -> str:
         lines.append(line)
     h, w = report['shape']
     lines.append('')
+    precision = f'autocast {report["amp"]}' if report['amp'] else 'fp32'
+    tf32 = report.get('tf32')
+    if tf32 is not None:
+        precision += (f', TF32 matmul {"on" if tf32[0] else "off"} / conv '
+                      f'{"on" if tf32[1] else "off"}')
     lines.append(f'input {report["batch"]} x 3 x {h} x {w}, device '
                  f'{_device_name(report["device"])}, threads '
-                 f'{torch.get_num_threads()}, '
-                 f'{"autocast" if report["amp"] else "fp32"}'
+                 f'{torch.get_num_threads()}, {precision}'
                  f'{", torch.compile" if report.get("compile") else ""}')
     if peak:
         lines.append(f'matmul peak measured in this run: {peak / 1e9:.1f} '
@@ -518,7 +607,8 @@ def format_table(report: Dict[str, object]) -> str:
 
 def _device_name(device: str) -> str:
     if device == 'cuda':
-        return torch.cuda.get_device_name()
+        return (f'{torch.cuda.get_device_name()} (CUDA {torch.version.cuda}'
+                f', torch {torch.__version__})')
     return f'cpu ({os.cpu_count()} logical cores)'
 
 
@@ -549,6 +639,14 @@ def parse_args(argv=None):
     parser.add_argument(
         '--amp', action='store_true', help='bf16 (CPU) / fp16 (CUDA)')
     parser.add_argument(
+        '--amp-dtype',
+        choices=sorted(AMP_DTYPES),
+        help='autocast dtype (implies --amp)')
+    parser.add_argument(
+        '--no-tf32',
+        action='store_true',
+        help='CUDA: full fp32 matmuls and convolutions (TF32 off)')
+    parser.add_argument(
         '--compile',
         action='store_true',
         help='time torch.compile-d parts (compiled during warm-up)')
@@ -574,6 +672,10 @@ def main(argv=None):
     if argv[:1] == ['--memory-worker']:
         return _memory_worker(argv[1])
     args = parse_args(argv)
+    try:
+        require_cuda(args.device)
+    except ValueError as err:
+        sys.exit(f'benchmark.py: error: {err}')
     if args.threads:
         torch.set_num_threads(args.threads)
     for path in [args.config] + args.compare:
@@ -597,8 +699,9 @@ def main(argv=None):
         passes=args.passes,
         warmup=args.warmup,
         repeat=args.repeat,
-        amp=args.amp,
+        amp=args.amp_dtype or args.amp,
         compile=args.compile,
+        tf32=False if args.no_tf32 else None,
         roofline=not args.no_roofline,
         memory_pass=not args.no_memory,
         log=lambda msg: print(msg, file=sys.stderr, flush=True))

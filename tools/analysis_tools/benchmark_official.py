@@ -21,7 +21,17 @@ random weights (norms not the identity), converted with
 ours; both run in eval mode under ``torch.no_grad()`` on the same random
 images, the outputs are compared (the tool stops if they differ by more
 than ``1e-4``) and then timed in alternating rounds (official, ours), each
-the median of ``--repeat`` timed calls after ``--warmup``.
+the median of ``--repeat`` timed calls after ``--warmup`` (CPU: wall
+clock; CUDA: ``torch.cuda.Event`` pairs on the current stream, read after
+a synchronisation, see ``benchmark.time_call``).
+
+On CUDA the comparison and the timing run in full fp32 (TF32 off in
+matmuls and cuDNN convolutions) unless ``--tf32`` allows it for the
+timing; the peak memory of one call of each implementation
+(``torch.cuda.max_memory_allocated`` above what was allocated before it,
+after ``torch.cuda.reset_peak_memory_stats``) is reported. ``--amp`` times
+both under ``torch.autocast`` (fp16 on CUDA, bf16 on the CPU;
+``--amp-dtype`` picks one); the outputs are still compared in fp32.
 
 Usage::
 
@@ -29,7 +39,8 @@ Usage::
     python tools/analysis_tools/benchmark_official.py \\
         --official-root /tmp/CrossFormer [--arch pp-s] [--task cls|det] \\
         [--shape H W] [--batch N] [--warmup 2] [--repeat 10] [--rounds 3] \\
-        [--device cpu|cuda] [--threads N] [--compile] [--profile]
+        [--device cpu|cuda] [--amp] [--amp-dtype fp16|bf16] [--tf32] \\
+        [--threads N] [--compile] [--profile]
 """
 import argparse
 import contextlib
@@ -45,7 +56,9 @@ import torch
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, osp.join(osp.dirname(HERE), 'model_converters'))
-from benchmark import quartiles, time_call  # noqa: E402
+from benchmark import (AMP_DTYPES, PeakMemory, _autocast,  # noqa: E402
+                       amp_dtype, quartiles, require_cuda, set_tf32,
+                       time_call)
 from crossformer_to_mmcf import convert  # noqa: E402
 
 OFFICIAL_FILES = dict(
@@ -217,32 +230,43 @@ def benchmark(root: str, arch: str = 'pp-s', task: str = 'cls',
               shape=None, batch=None, warmup: int = 2,
               repeat: int = 10, rounds: int = 3,
               compile: bool = False,
-              device: str = 'cpu') -> Dict[str, object]:
-    """Check equal outputs and time both implementations (fp32; on CUDA
-    with TF32 off, so that both compute in full fp32).
+              device: str = 'cpu',
+              amp=False,
+              tf32: bool = False) -> Dict[str, object]:
+    """Check equal outputs (fp32) and time both implementations (fp32, or
+    autocast with ``amp``; on CUDA with TF32 off unless ``tf32``).
 
     With ``compile``, ours runs through ``torch.compile`` (compiled and
     checked against the official outputs before the timing); the official
     model stays eager.
 
+    Args:
+        amp (bool | str): Time under autocast: True (fp16 on CUDA, bf16 on
+            the CPU), ``'fp16'`` or ``'bf16'``.
+        tf32 (bool): On CUDA, allow TF32 for the timing (the comparison
+            always runs in full fp32).
+
     Returns:
         dict: ``max_abs_diff``, ``official_s`` / ``ours_s`` (per-round
         medians, seconds per call), ``official_median_s``,
-        ``ours_median_s``, ``speedup``, ``shape``, ``batch``, ``task``,
-        ``arch``, ``compile``, ``device``.
+        ``ours_median_s``, ``speedup``, ``official_peak_bytes`` /
+        ``ours_peak_bytes`` (CUDA: peak allocated memory of one call above
+        the memory in use before it, bytes; CPU: None), ``shape``,
+        ``batch``, ``task``, ``arch``, ``compile``, ``device``, ``amp``
+        (dtype name or None), ``tf32`` (CUDA: bool; CPU: None).
 
     Raises:
-        ValueError: On an unknown task, or CUDA asked for but missing.
+        ValueError: On an unknown task or amp dtype, or CUDA asked for
+            without a usable GPU.
     """
     from mmcrossformer.utils.runtime import flush_denormals_on_cpu
     if task not in OFFICIAL_FILES:
         raise ValueError(f'task must be cls or det, got {task!r}')
     device = torch.device(device)
+    require_cuda(device)
+    dtype = amp_dtype(device, amp)
     if device.type == 'cuda':
-        if not torch.cuda.is_available():
-            raise ValueError('--device cuda given but CUDA is not available')
-        torch.backends.cuda.matmul.allow_tf32 = False
-        torch.backends.cudnn.allow_tf32 = False
+        set_tf32(False)
     flush_denormals_on_cpu()
     shape = tuple(shape or DEFAULTS[task][0])
     shape = shape * 2 if len(shape) == 1 else shape
@@ -254,16 +278,31 @@ def benchmark(root: str, arch: str = 'pp-s', task: str = 'cls',
     if compile:
         ours = torch.compile(ours)
     diff = compare(official, ours, task, x)
+    if device.type == 'cuda' and tf32:
+        set_tf32(True)
+    models = dict(official=official, ours=ours)
+
+    def call(key):
+        def fn():
+            with _autocast(device, amp):
+                return models[key](x)
+
+        return fn
+
     times: Dict[str, List[float]] = dict(official=[], ours=[])
+    peaks: Dict[str, object] = dict(official=None, ours=None)
     with torch.no_grad():
+        if device.type == 'cuda':
+            for key in models:
+                call(key)()  # allocator and kernels warm
+                with PeakMemory(device) as peak:
+                    call(key)()
+                peaks[key] = peak.value
         for _ in range(rounds):
-            times['official'].append(
-                quartiles(
-                    time_call(lambda: official(x), warmup, repeat,
-                              device))[1])
-            times['ours'].append(
-                quartiles(time_call(lambda: ours(x), warmup, repeat,
-                                    device))[1])
+            for key in ('official', 'ours'):
+                times[key].append(
+                    quartiles(time_call(call(key), warmup, repeat,
+                                        device))[1])
     off, our = (statistics.median(times[k]) for k in ('official', 'ours'))
     return dict(
         max_abs_diff=diff,
@@ -272,12 +311,16 @@ def benchmark(root: str, arch: str = 'pp-s', task: str = 'cls',
         official_median_s=off,
         ours_median_s=our,
         speedup=off / our,
+        official_peak_bytes=peaks['official'],
+        ours_peak_bytes=peaks['ours'],
         shape=shape,
         batch=batch,
         task=task,
         arch=arch,
         compile=compile,
-        device=device.type)
+        device=device.type,
+        amp=None if dtype is None else str(dtype).split('.')[-1],
+        tf32=bool(tf32) if device.type == 'cuda' else None)
 
 
 def parse_args(argv=None):
@@ -305,6 +348,19 @@ def parse_args(argv=None):
         default=3,
         help='alternating (official, ours) rounds; the median is reported')
     parser.add_argument('--device', default='cpu', choices=['cpu', 'cuda'])
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='time under autocast: fp16 (CUDA) / bf16 (CPU); outputs are '
+        'compared in fp32 first')
+    parser.add_argument(
+        '--amp-dtype',
+        choices=sorted(AMP_DTYPES),
+        help='autocast dtype (implies --amp)')
+    parser.add_argument(
+        '--tf32',
+        action='store_true',
+        help='CUDA: allow TF32 for the timing (default: full fp32)')
     parser.add_argument(
         '--compile',
         action='store_true',
@@ -337,25 +393,38 @@ def profile_table(model: torch.nn.Module, x: torch.Tensor,
 
 def main(argv=None):
     args = parse_args(argv)
+    try:
+        require_cuda(args.device)
+    except ValueError as err:
+        sys.exit(f'benchmark_official.py: error: {err}')
     if args.threads:
         torch.set_num_threads(args.threads)
     r = benchmark(args.official_root, args.arch, args.task, args.shape,
                   args.batch, args.warmup, args.repeat, args.rounds,
-                  args.compile, args.device)
+                  args.compile, args.device, args.amp_dtype or args.amp,
+                  args.tf32)
     h, w = r['shape']
+    precision = f'autocast {r["amp"]}' if r['amp'] else 'fp32'
+    if r['device'] == 'cuda':
+        precision += f', TF32 {"on" if r["tf32"] else "off"}'
+        where = (f'{torch.cuda.get_device_name()} (CUDA '
+                 f'{torch.version.cuda})')
+    else:
+        where = f'CPU, {torch.get_num_threads()} threads'
     print(f'CrossFormer {r["arch"]} backbone ({r["task"]}), input '
-          f'{r["batch"]} x 3 x {h} x {w}, {r["device"].upper()} fp32, '
-          f'{torch.get_num_threads()} threads')
+          f'{r["batch"]} x 3 x {h} x {w}, {where}, {precision}')
     print(f'max |official - ours| over the outputs: '
           f'{r["max_abs_diff"]:.2e}')
     print(f'{"implementation":<26} {"median ms":>10} {"img/s":>8} '
-          f'{"rounds (ms)":>24}')
+          f'{"rounds (ms)":>24} {"peak MiB":>9}')
     ours_label = 'mmcrossformer' + (' (compiled)' if r['compile'] else '')
     for key, label in (('official', 'official'), ('ours', ours_label)):
         med = r[f'{key}_median_s']
         rounds = ' '.join(f'{t * 1e3:.1f}' for t in r[f'{key}_s'])
+        peak = r[f'{key}_peak_bytes']
+        mem = 'n/a' if peak is None else f'{peak / 2**20:.0f}'
         print(f'{label:<26} {med * 1e3:>10.1f} {r["batch"] / med:>8.2f} '
-              f'{rounds:>24}')
+              f'{rounds:>24} {mem:>9}')
     print(f'speed-up (official time / ours): {r["speedup"]:.2f}x')
     if args.profile:
         official, ours = build_pair(args.official_root, args.arch, args.task,
