@@ -1,7 +1,6 @@
 """The benchmark tools on CUDA: event timing, max-allocated memory, the
 command line with ``--amp`` and ``--no-tf32``."""
 import os.path as osp
-import re
 import sys
 
 import torch
@@ -46,8 +45,8 @@ def test_command_line_on_cuda_with_amp_and_full_fp32():
     rows = [line for line in out.splitlines()
             if line.startswith('retinanet_crossformerpp_s_coco_demo')]
     assert len(rows) == 4, out  # 2 parts x 2 passes
-    for row in rows:  # a peak memory in MiB on every row
-        assert re.search(r'\s\d+\s+(\d|$)', row.split('|')[0]), row
-        assert ' n/a' not in row, row
+    for row in rows:  # columns: name part pass median IQR img/s ratio peak
+        peak = row.split()[7]
+        assert peak.isdigit() and int(peak) > 0, row
     assert 'autocast float16, TF32 matmul off / conv off' in out
     assert torch.cuda.get_device_name() in out
