@@ -1,0 +1,105 @@
+"""Exact --resume with RandomStateHook (mmcrossformer/engine/hooks.py).
+
+The demo detection config keeps what makes a run random: drop path 0.2 in
+the backbone (main process), RandomFlip(0.5) in a persistent data-loader
+worker (num_workers=1, as shipped), validation after every epoch (as the
+real recipe; the validation loader's start draws from torch's generator).
+2 epochs in one go must equal 1 epoch + --resume + 1 epoch bit for bit; a
+resume from a checkpoint without the states must still run, warn, and
+(because the streams restart) end elsewhere: the check that the first
+comparison can fail.
+"""
+import glob
+import os
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from conftest import CONFIGS, run_tool
+
+DEMO = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco_demo.py')
+HOOK = 'mmcrossformer.RandomStateHook'
+
+
+def _training_configs():
+    return sorted(glob.glob(osp.join(CONFIGS, '*.py')))
+
+
+@pytest.mark.parametrize(
+    'config', _training_configs(), ids=lambda p: osp.basename(p)[:-3])
+def test_every_training_config_has_the_hook(config):
+    hooks = Config.fromfile(config).get('custom_hooks', [])
+    assert [h['type'] for h in hooks].count(HOOK) == 1, hooks
+
+
+def _options(root):
+    return [
+        f'train_dataloader.dataset.data_root={root}',
+        f'val_dataloader.dataset.data_root={root}',
+        f'test_dataloader.dataset.data_root={root}',
+        f'val_evaluator.ann_file={root}annotations/instances_val2017.json',
+        f'test_evaluator.ann_file={root}annotations/instances_val2017.json',
+        # the fixture's 160 x 128 images as they are (the demo scale is 2x)
+        'train_dataloader.dataset.pipeline.2.scale=(160,128)',
+        'val_dataloader.dataset.pipeline.1.scale=(160,128)',
+        'train_cfg.val_interval=1',
+        'randomness.deterministic=True',
+        'default_hooks.checkpoint.interval=1',
+        'default_hooks.checkpoint.max_keep_ckpts=3',
+    ]
+
+
+def _weights(path):
+    return torch.load(path, weights_only=False)['state_dict']
+
+
+def _max_diff(a, b):
+    assert a.keys() == b.keys()
+    return max((a[k].double() - b[k].double()).abs().max().item()
+               for k in a if a[k].is_floating_point())
+
+
+def test_resume_repeats_the_uninterrupted_run(demo_coco, tmp_path):
+    cfg = Config.fromfile(DEMO)
+    # what the test relies on, as shipped
+    assert cfg.model.backbone.drop_path_rate > 0
+    assert cfg.train_dataloader.dataset.pipeline[3] == dict(
+        type='RandomFlip', prob=0.5)
+    assert cfg.train_dataloader.num_workers == 1
+    assert cfg.train_dataloader.persistent_workers
+    opts = _options(demo_coco)
+    straight, split = str(tmp_path / 'straight'), str(tmp_path / 'split')
+    run_tool('train.py', DEMO, '--work-dir', straight, '--cfg-options',
+             'train_cfg.max_epochs=2', *opts)
+    run_tool('train.py', DEMO, '--work-dir', split, '--cfg-options',
+             'train_cfg.max_epochs=1', *opts)
+    first = torch.load(osp.join(split, 'epoch_1.pth'), weights_only=False)
+    states = first['random_states']
+    assert states['iter'] == first['meta']['iter'] == 2
+    assert sorted(states['workers']) == [0]  # the one persistent worker
+    out = run_tool('train.py', DEMO, '--work-dir', split, '--cfg-options',
+                   'train_cfg.max_epochs=2', *opts, '--resume',
+                   osp.join(split, 'epoch_1.pth'))
+    assert 'resumed epoch: 1' in out, out[-3000:]
+    assert 'RandomStateHook: restored the random states' in out, out[-3000:]
+    a = _weights(osp.join(straight, 'epoch_2.pth'))
+    b = _weights(osp.join(split, 'epoch_2.pth'))
+    for key, value in a.items():
+        assert torch.equal(value, b[key]), (key, _max_diff(a, b))
+    assert _max_diff(a, first['state_dict']) > 0  # epoch 2 trained
+
+    # the same resume from a checkpoint without the states (as saved before
+    # the hook existed): it runs, says the streams restart, and ends
+    # elsewhere than the uninterrupted run
+    old = str(tmp_path / 'old')
+    del first['random_states']
+    os.makedirs(old)
+    torch.save(first, osp.join(old, 'epoch_1.pth'))
+    out = run_tool('train.py', DEMO, '--work-dir', old, '--cfg-options',
+                   'train_cfg.max_epochs=2', *opts, '--resume',
+                   osp.join(old, 'epoch_1.pth'))
+    assert 'holds no random states' in out, out[-3000:]
+    assert 'restart from the seed' in out
+    assert _max_diff(a, _weights(osp.join(old, 'epoch_2.pth'))) > 0
