@@ -13,7 +13,10 @@
 #   --torchvision V   also fetch torchvision==V (no dependencies), for a
 #                     target whose torch comes without it
 #   --pin-numpy       fetch the pinned numpy==1.26.4 (see setup_existing_torch.sh)
-# Env:   PYTHON=python3  the pip used for downloading
+# Env:   PYTHON=python3  the pip used for downloading; it must import torch
+#                        and setuptools (pip runs mmcv's setup.py, which
+#                        imports torch, to read the sdist), e.g.
+#                        PYTHON=.venv/bin/python after scripts/setup.sh
 #
 # It downloads, for the target: binary wheels of the OpenMMLab stack and the
 # test tools with all their dependencies (pinned by requirements/constraints.txt,
@@ -69,7 +72,14 @@ if [ -n "$TORCHVISION" ]; then
     "${PIP[@]}" "${TARGET[@]}" --no-deps "torchvision==$TORCHVISION"
 fi
 echo "[fill-wheelhouse] mmcv 2.1.0 source distribution"
-"${PIP[@]}" --no-binary=:all: --no-deps mmcv==2.1.0
+# pip reads the sdist's metadata by running its setup.py, which imports torch:
+# without build isolation, with this python's torch and setuptools
+if ! "$PYTHON" -c "import torch, setuptools" 2>/dev/null; then
+    echo "[fill-wheelhouse] $PYTHON cannot import torch and setuptools, which" \
+        "pip needs to read mmcv's sdist: use e.g. PYTHON=.venv/bin/python" >&2
+    exit 1
+fi
+"${PIP[@]}" --no-binary=:all: --no-deps --no-build-isolation mmcv==2.1.0
 if ls "$DIR"/torch-*.whl >/dev/null 2>&1; then
     echo "[fill-wheelhouse] WARNING: a torch wheel was fetched (a dependency asked" \
         "for it); the target keeps its own torch, delete $DIR/torch-*.whl" >&2
