@@ -20,7 +20,8 @@
 # Env:   PYTHON=python3      interpreter that has torch (default: python3)
 #        MMCF_CACHE=path     built mmcv wheels (default ~/.cache/mmcrossformer)
 #        FORCE_CUDA=0|1      build mmcv's CUDA ops (default: 1 when torch is a
-#                            CUDA build and nvcc is found, else 0)
+#                            CUDA build and an nvcc of the same CUDA major
+#                            version is found on PATH or in CUDA_HOME, else 0)
 #        TORCH_CUDA_ARCH_LIST  GPU architectures to compile for (default: those
 #                            of the visible GPUs, e.g. "9.0" on an H100/H200;
 #                            with no GPU visible, torch's own default list)
@@ -109,20 +110,31 @@ echo "[setup-existing-torch] python $($PY -c 'import sys; print(sys.version.spli
 
 NVCC=$(command -v nvcc || true)
 [ -z "$NVCC" ] && [ -n "${CUDA_HOME:-}" ] && [ -x "$CUDA_HOME/bin/nvcc" ] && NVCC=$CUDA_HOME/bin/nvcc
+NVCC_VERSION=
+[ -n "$NVCC" ] && NVCC_VERSION=$("$NVCC" --version | grep -o 'release [0-9.]*' | cut -d' ' -f2 || true)
+# torch's extension builder refuses an nvcc of another CUDA major version
+SAME_MAJOR=0
+[ -n "$NVCC_VERSION" ] && [ "$TORCH_CUDA" != none ] \
+    && [ "${NVCC_VERSION%%.*}" = "${TORCH_CUDA%%.*}" ] && SAME_MAJOR=1
 if [ -z "${FORCE_CUDA:-}" ]; then
-    FORCE_CUDA=0
-    [ "$TORCH_CUDA" != none ] && [ -n "$NVCC" ] && FORCE_CUDA=1
+    FORCE_CUDA=$SAME_MAJOR
+    if [ "$TORCH_CUDA" != none ] && [ -n "$NVCC" ] && [ "$SAME_MAJOR" = 0 ]; then
+        echo "[setup-existing-torch] WARNING: nvcc $NVCC ($NVCC_VERSION) does not match" \
+            "torch's CUDA $TORCH_CUDA; set CUDA_HOME / PATH to a CUDA ${TORCH_CUDA%%.*}.x toolkit" \
+            "for mmcv's CUDA ops" >&2
+    fi
 fi
 if [ "$FORCE_CUDA" = 1 ]; then
     [ -n "$NVCC" ] || { echo "[setup-existing-torch] FORCE_CUDA=1 but nvcc is not found (PATH, CUDA_HOME)" >&2; exit 1; }
-    echo "[setup-existing-torch] nvcc: $NVCC ($("$NVCC" --version | grep -o 'release [0-9.]*' || echo '?'))"
+    [ "$SAME_MAJOR" = 1 ] || { echo "[setup-existing-torch] FORCE_CUDA=1 but nvcc ($NVCC_VERSION) is not of torch's CUDA major version ($TORCH_CUDA)" >&2; exit 1; }
+    echo "[setup-existing-torch] nvcc: $NVCC (release $NVCC_VERSION)"
     if [ -z "${TORCH_CUDA_ARCH_LIST:-}" ] && [ "$GPU_CAPS" != - ]; then
         TORCH_CUDA_ARCH_LIST=$GPU_CAPS
     fi
     ARCH_TAG=sm$(echo "${TORCH_CUDA_ARCH_LIST:-default}" | tr -c 'A-Za-z0-9\n' '_')
     CUDA_TAG=cu${TORCH_CUDA//./}
 elif [ "$TORCH_CUDA" != none ]; then
-    echo "[setup-existing-torch] WARNING: torch is a CUDA build but nvcc is not found:" \
+    echo "[setup-existing-torch] WARNING: torch is a CUDA build but no matching nvcc:" \
         "mmcv is built with CPU ops only (mmdet's CUDA training needs its CUDA ops)" >&2
     ARCH_TAG=cpuops
     CUDA_TAG=cu${TORCH_CUDA//./}
