@@ -11,7 +11,7 @@ model = dict(
             type='mmcrossformer.CrossViTPyramid',
             in_channels=(224, 448),
             out_channels=256,
-            fusion='concat'),
+            out_strides=(4, 8, 16, 32)),
         dict(
             type='FPN',
             in_channels=[256, 256, 256, 256],

@@ -4,9 +4,20 @@
 # decay 1e-4 (none on CLS tokens and position embeddings),
 # 12 epochs, lr x0.1 at epochs 8 and 11, 500-iteration linear warm-up,
 # 16 images per batch in total (8 GPUs x 2), 1333x800 inputs.
-# Neck: mmcrossformer.CrossViTPyramid (both branches fused on the stride-16
-# grid by bilinear resampling + concatenation, then strides 4/8/16/32
-# ViTDet-style), then mmdet's FPN (5 levels).
+# The backbone runs in dense mode (mmcrossformer.CrossViT, dense_strides):
+# the small branch (12-pixel patches) sees the input at 1.5x, so its tokens
+# have stride 8 input pixels, the large branch (16-pixel patches) stride 16;
+# padded pixels of the batch are masked out of every attention
+# (mmcrossformer.ValidSizeDetDataPreprocessor records each image's size)
+# and position codes depend only on a token's place in the image (the table
+# spans 1344 pixels), so features do not depend on the other images of a
+# batch. mmcrossformer.CrossViTPyramid exchanges patch tokens between the
+# branches and builds strides 4-64 by geometry (stride-8 branch -> 4, 8,
+# stride-16 branch -> 16, 32, 64).
+# Note: the branches use global attention, so memory grows with the square
+# of the number of tokens (~15.2k small-branch tokens at 800x1216).
+# The RPN reads strides 4-64 and the RoI heads 4-32 from the pyramid
+# directly, as ViTDet does (no FPN top-down path).
 _base_ = './_base_/mask_rcnn_crossformer_coco.py'
 
 # ImageNet-1K pre-trained CrossViT-15† (converted with
@@ -16,6 +27,7 @@ _base_ = './_base_/mask_rcnn_crossformer_coco.py'
 pretrained = None
 
 model = dict(
+    data_preprocessor=dict(type='mmcrossformer.ValidSizeDetDataPreprocessor'),
     backbone=dict(
         _delete_=True,
         type='mmcrossformer.CrossViT',
@@ -23,21 +35,17 @@ model = dict(
         drop_path_rate=0.1,
         out_type='featmap',
         out_indices=-1,
+        dense_strides=(8, 16),
+        # the position table spans the largest padded input (1333 -> 1344)
+        dense_pos_size=1344,
         init_cfg=dict(
             type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
-    # a list of necks is built as an nn.Sequential
-    neck=[
-        dict(
-            type='mmcrossformer.CrossViTPyramid',
-            in_channels=(192, 384),
-            out_channels=256,
-            fusion='concat'),
-        dict(
-            type='FPN',
-            in_channels=[256, 256, 256, 256],
-            out_channels=256,
-            num_outs=5)
-    ])
+    neck=dict(
+        _delete_=True,
+        type='mmcrossformer.CrossViTPyramid',
+        in_channels=(192, 384),
+        out_channels=256,
+        out_strides=(4, 8, 16, 32, 64)))
 
 optim_wrapper = dict(
     paramwise_cfg=dict(

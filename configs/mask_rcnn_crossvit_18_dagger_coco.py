@@ -6,15 +6,4 @@ _base_ = './mask_rcnn_crossvit_15_dagger_coco.py'
 pretrained = None
 model = dict(
     backbone=dict(arch='18-dagger', init_cfg=dict(checkpoint=pretrained)),
-    neck=[
-        dict(
-            type='mmcrossformer.CrossViTPyramid',
-            in_channels=(224, 448),
-            out_channels=256,
-            fusion='concat'),
-        dict(
-            type='FPN',
-            in_channels=[256, 256, 256, 256],
-            out_channels=256,
-            num_outs=5)
-    ])
+    neck=dict(in_channels=(224, 448)))

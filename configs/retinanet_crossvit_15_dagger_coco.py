@@ -4,14 +4,21 @@
 # lr 1e-4, weight decay 1e-4 (none on norms, biases, CLS tokens and position
 # embeddings), 12 epochs, lr x0.1 at epochs 8 and 11, 500-iteration linear
 # warm-up, 16 images per batch in total (8 GPUs x 2), 1333x800 inputs.
-# The backbone returns the last encoder's two branch maps (strides ~11.2 and
-# 16); mmcrossformer.CrossViTPyramid fuses them on the stride-16 grid
-# (bilinear resampling + concatenation) and builds strides 8/16/32
-# ViTDet-style (RetinaNet uses P3-P7, so no stride-4 level is built: every
-# parameter gets a gradient, as DDP with find_unused_parameters=False
-# needs); mmdet's FPN then adds P6/P7 from the stride-32 input.
+# The backbone runs in dense mode (mmcrossformer.CrossViT, dense_strides):
+# the small branch (12-pixel patches) sees the input at 1.5x, so its tokens
+# have stride 8 input pixels, the large branch (16-pixel patches) stride 16;
+# padded pixels of the batch are masked out of every attention
+# (mmcrossformer.ValidSizeDetDataPreprocessor records each image's size)
+# and position codes depend only on a token's place in the image (the table
+# spans 1344 pixels), so features do not depend on the other images of a
+# batch. mmcrossformer.CrossViTPyramid exchanges patch tokens between the
+# branches and builds strides 8-128 by geometry (stride-8 branch -> 8,
+# stride-16 branch -> 16, 32, 64, 128).
 # Note: the branches use global attention, so memory grows with the square
-# of the number of tokens (~7.8k small-branch tokens at 800x1216).
+# of the number of tokens (~15.2k small-branch tokens at 800x1216).
+# RetinaNet reads P3-P7 (strides 8-128) from the pyramid directly, as
+# ViTDet does (no FPN top-down path); no stride-4 level is built, so every
+# parameter gets a gradient (DDP with find_unused_parameters=False).
 _base_ = './_base_/retinanet_crossformer_coco.py'
 
 # ImageNet-1K pre-trained CrossViT-15† (converted with
@@ -21,6 +28,7 @@ _base_ = './_base_/retinanet_crossformer_coco.py'
 pretrained = None
 
 model = dict(
+    data_preprocessor=dict(type='mmcrossformer.ValidSizeDetDataPreprocessor'),
     backbone=dict(
         _delete_=True,
         type='mmcrossformer.CrossViT',
@@ -28,24 +36,17 @@ model = dict(
         drop_path_rate=0.1,
         out_type='featmap',
         out_indices=-1,
+        dense_strides=(8, 16),
+        # the position table spans the largest padded input (1333 -> 1344)
+        dense_pos_size=1344,
         init_cfg=dict(
             type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
-    # a list of necks is built as an nn.Sequential
-    neck=[
-        dict(
-            type='mmcrossformer.CrossViTPyramid',
-            in_channels=(192, 384),
-            out_channels=256,
-            scale_factors=(2, 1, 0.5),
-            fusion='concat'),
-        dict(
-            type='FPN',
-            in_channels=[256, 256, 256],
-            out_channels=256,
-            start_level=0,
-            add_extra_convs='on_input',
-            num_outs=5)
-    ])
+    neck=dict(
+        _delete_=True,
+        type='mmcrossformer.CrossViTPyramid',
+        in_channels=(192, 384),
+        out_channels=256,
+        out_strides=(8, 16, 32, 64, 128)))
 
 optim_wrapper = dict(
     paramwise_cfg=dict(

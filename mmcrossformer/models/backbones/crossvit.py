@@ -44,6 +44,7 @@ from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
 
 from mmcrossformer.registry import MODELS
+from ..data_preprocessors import get_valid_sizes
 from ..layers import build_ffn, ffn_forward
 from .base_backbone import ArchBackbone
 
@@ -189,12 +190,17 @@ class MultiheadSelfAttention(BaseModule):
         self.proj = nn.Linear(embed_dims, embed_dims)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                x: torch.Tensor,
+                key_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(B, N, C) -> (B, N, C); ``key_mask`` (B, 1, 1, N) bool, False for
+        keys no query may attend to (padding), or None for all."""
         b, n, c = x.shape
         qkv = self.qkv(x).view(b, n, 3, self.num_heads, c // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         out = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.attn_drop if self.training else 0.)
+            q, k, v, attn_mask=key_mask,
+            dropout_p=self.attn_drop if self.training else 0.)
         out = out.transpose(1, 2).reshape(b, n, c)
         return self.proj_drop(self.proj(out))
 
@@ -239,9 +245,12 @@ class TransformerLayer(BaseModule):
         self.ffn = build_ffn(embed_dims, mlp_ratio, drop_rate, drop_path_rate,
                              act_cfg)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, N, C) -> (B, N, C)."""
-        x = x + self.drop_path(self.attn(self.ln1(x)))
+    def forward(self,
+                x: torch.Tensor,
+                key_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(B, N, C) -> (B, N, C); ``key_mask`` as
+        :meth:`MultiheadSelfAttention.forward`."""
+        x = x + self.drop_path(self.attn(self.ln1(x), key_mask))
         return ffn_forward(self.ffn, self.ln2(x), identity=x)
 
 
@@ -277,15 +286,19 @@ class CrossAttention(BaseModule):
         self.proj = nn.Linear(embed_dims, embed_dims)
         self.proj_drop = nn.Dropout(proj_drop)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, N, C) -> the attended first token, (B, 1, C)."""
+    def forward(self,
+                x: torch.Tensor,
+                key_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """(B, N, C) -> the attended first token, (B, 1, C); ``key_mask``
+        (B, 1, 1, N) bool, False for keys to ignore, or None for all."""
         b, n, c = x.shape
         heads, d = self.num_heads, c // self.num_heads
         q = self.q(x[:, :1]).view(b, 1, heads, d).transpose(1, 2)
         k = self.k(x).view(b, n, heads, d).transpose(1, 2)
         v = self.v(x).view(b, n, heads, d).transpose(1, 2)
         out = F.scaled_dot_product_attention(
-            q, k, v, dropout_p=self.attn_drop if self.training else 0.)
+            q, k, v, attn_mask=key_mask,
+            dropout_p=self.attn_drop if self.training else 0.)
         out = out.transpose(1, 2).reshape(b, 1, c)
         return self.proj_drop(self.proj(out))
 
@@ -345,15 +358,21 @@ class CrossAttentionFusion(BaseModule):
             drop_path_rate) if drop_path_rate > 0 else nn.Identity()
         self.back_project = projection(other_dims, embed_dims)  # g
 
-    def forward(self, x: torch.Tensor, other: torch.Tensor) -> torch.Tensor:
+    def forward(self,
+                x: torch.Tensor,
+                other: torch.Tensor,
+                other_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Fuse ``other`` (B, 1 + N_j, C_j) into ``x`` (B, 1 + N_i, C_i).
+
+        ``other_mask`` is branch j's key mask (B, 1, 1, 1 + N_j) (True for
+        its CLS slot, which the projected CLS token takes), or None.
 
         Returns:
             Tensor: (B, 1 + N_i, C_i); only the CLS token changes.
         """
         cls = self.project(x[:, :1])
         seq = torch.cat([cls, other[:, 1:]], dim=1)
-        cls = cls + self.drop_path(self.attn(self.ln(seq)))
+        cls = cls + self.drop_path(self.attn(self.ln(seq), other_mask))
         return torch.cat([self.back_project(cls), x[:, 1:]], dim=1)
 
 
@@ -421,18 +440,30 @@ class MultiScaleEncoder(BaseModule):
             return cp.checkpoint(module, *args, use_reentrant=False)
         return module(*args)
 
-    def forward(self, xs: List[torch.Tensor]) -> List[torch.Tensor]:
-        """Tokens (B, 1 + N_b, C_b) per branch -> same shapes."""
+    def forward(
+        self,
+        xs: List[torch.Tensor],
+        key_masks: Optional[Sequence[Optional[torch.Tensor]]] = None
+    ) -> List[torch.Tensor]:
+        """Tokens (B, 1 + N_b, C_b) per branch -> same shapes.
+
+        ``key_masks`` holds one (B, 1, 1, 1 + N_b) bool mask (or None) per
+        branch: keys that are False (padding) are ignored by the layers of
+        the branch and by the fusion that reads it.
+        """
+        if key_masks is None:
+            key_masks = [None] * len(xs)
         outs = []
-        for x, layers in zip(xs, self.branches):
+        for x, layers, mask in zip(xs, self.branches, key_masks):
             for layer in layers:
-                x = self._run(layer, x)
+                x = self._run(layer, x, mask)
             outs.append(x)
         if self.fusions is None:
             return outs
         n = len(outs)
         return [
-            self._run(fusion, outs[i], outs[(i + 1) % n])
+            self._run(fusion, outs[i], outs[(i + 1) % n],
+                      key_masks[(i + 1) % n])
             for i, fusion in enumerate(self.fusions)
         ]
 
@@ -592,6 +623,8 @@ class CrossViT(ArchBackbone):
                  with_cp: bool = False,
                  norm_cfg: dict = dict(type='LN', eps=1e-6),
                  act_cfg: dict = dict(type='GELU'),
+                 dense_strides: Optional[Sequence[int]] = None,
+                 dense_pos_size: int = 1024,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         arch = self._resolve_arch(arch)
@@ -616,6 +649,9 @@ class CrossViT(ArchBackbone):
             raise ValueError(f'out_type must be one of {self.OUT_TYPES}, '
                              f'got {out_type!r}')
         self.out_type = out_type
+        self.dense_strides = self._check_dense(dense_strides, dense_pos_size,
+                                               out_type, n)
+        self.dense_pos_size = int(dense_pos_size)
         self.out_indices = self._normalize_indices(out_indices,
                                                    self.num_encoders,
                                                    'encoders')
@@ -694,6 +730,23 @@ class CrossViT(ArchBackbone):
         # the fusion of branch i attends in branch i + 1's width and heads
         return arch
 
+    def _check_dense(self, strides, pos_size, out_type, n):
+        if strides is None:
+            return None
+        strides = tuple(strides)
+        if len(strides) != n or any(
+                int(s) != s or s < 1 for s in strides):
+            raise ValueError(f'dense_strides needs {n} positive ints (one '
+                             f'per branch), got {strides}')
+        if out_type != 'featmap':
+            raise ValueError(f'dense_strides (dense prediction) needs '
+                             f"out_type='featmap', got {out_type!r}")
+        if int(pos_size) != pos_size or pos_size < max(strides):
+            raise ValueError(f'dense_pos_size must be an int of at least '
+                             f'the largest stride {max(strides)}, got '
+                             f'{pos_size}')
+        return tuple(int(s) for s in strides)
+
     def _freeze_stages(self):
         if self.frozen_stages < 0:
             return
@@ -759,7 +812,12 @@ class CrossViT(ArchBackbone):
     # ------------------------------------------------------------------
     def branch_input_sizes(self, height: int,
                            width: int) -> List[Tuple[int, int]]:
-        """Image size each branch sees for an (height, width) input."""
+        """Image size each branch embeds for an (height, width) input (in
+        dense mode: the input padded to a multiple of the branch's stride
+        s_b, then scaled by ``p_b / s_b``)."""
+        if self.dense_strides is not None:
+            return [(math.ceil(height / s) * p, math.ceil(width / s) * p)
+                    for s, p in zip(self.dense_strides, self.patch_sizes)]
         sizes = []
         for s in self.branch_img_sizes:
             sizes.append((int(math.floor(height * s / self.img_size + 0.5)),
@@ -790,11 +848,120 @@ class CrossViT(ArchBackbone):
             grids.append(grid)
         return tokens, grids
 
-    def forward(self, x: torch.Tensor) -> Tuple[Tuple[torch.Tensor, ...]]:
+    # ------------------------------------------------------------------
+    # dense-prediction mode (dense_strides)
+    def dense_pos_embed(self, branch: int,
+                        grid: Tuple[int, int]) -> torch.Tensor:
+        """Position embedding of branch ``branch`` on an (h, w) token grid in
+        dense mode, (1, 1 + h * w, C_b).
+
+        The learned table is resized once to the reference grid ``r x r``,
+        ``r = ceil(dense_pos_size / s_b)`` (it spans ``dense_pos_size``
+        input pixels), and the grid takes its top-left ``h x w`` corner;
+        rows / columns beyond ``r`` repeat the last ones. A token's code thus
+        depends only on its index (its position in input pixels), not on
+        the size of the padded batch around the image. ViTDet does the
+        same implicitly by padding every image to one 1024 x 1024 canvas.
+        """
+        s = self.dense_strides[branch]
+        r = math.ceil(self.dense_pos_size / s)
+        table = resize_pos_embed(self.pos_embeds[branch],
+                                 self.pos_grids[branch], (r, r),
+                                 self.interpolate_mode)
+        h, w = grid
+        dims = table.shape[-1]
+        patches = table[:, 1:].reshape(1, r, r, dims).permute(0, 3, 1, 2)
+        if h > r or w > r:
+            patches = F.pad(
+                patches, (0, max(w - r, 0), 0, max(h - r, 0)),
+                mode='replicate')
+        patches = patches[:, :, :h, :w].flatten(2).transpose(1, 2)
+        return torch.cat([table[:, :1], patches], dim=1)
+
+    def _check_valid_sizes(self, x, valid_sizes):
+        if valid_sizes is None:
+            valid_sizes = get_valid_sizes(x)
+        if valid_sizes is None:
+            return None
+        sizes = [(int(h), int(w)) for h, w in valid_sizes]
+        batch, height, width = x.shape[0], x.shape[2], x.shape[3]
+        if len(sizes) != batch or any(
+                not (0 < h <= height and 0 < w <= width) for h, w in sizes):
+            raise ValueError(f'valid_sizes {sizes} do not fit a batch of '
+                             f'{batch} images of {height}x{width} pixels '
+                             f'(one (h, w) per image, 0 < h <= {height}, '
+                             f'0 < w <= {width})')
+        if all(s == (height, width) for s in sizes):
+            return None
+        return sizes
+
+    def _embed_dense(self, x: torch.Tensor, valid_sizes):
+        """Tokens, grids and token masks of the dense mode.
+
+        Branch b sees the input zero-padded at the bottom / right and scaled
+        by ``p_b / s_b``, so that patch (i, j) covers input pixels
+        ``[s_b i, s_b (i + 1)) x [s_b j, s_b (j + 1))``; the grid is
+        ``(ceil(H / s_b), ceil(W / s_b))``. One more token row and column
+        than that are embedded and dropped: the three-convolution
+        embedding of the last tokens reads up to one patch further, which
+        must hold what a larger padded batch holds there (zeros, and the
+        bicubic tail of the image), not the convolution's zero padding.
+        For a scale other than 1, two more zero rows / columns are padded
+        before resizing for the same reason (the bicubic kernel reads two
+        pixels on each side).
+        """
+        batch, _, height, width = x.shape
+        tokens, grids, masks = [], [], []
+        for b, embed in enumerate(self.patch_embeds):
+            s, p = self.dense_strides[b], self.patch_sizes[b]
+            grid = (math.ceil(height / s), math.ceil(width / s))
+            ext = (grid[0] + 1, grid[1] + 1)
+            margin = 2 if p != s else 0
+            img = F.pad(x, (0, ext[1] * s - width + margin, 0,
+                            ext[0] * s - height + margin))
+            if p != s:
+                mode = self.interpolate_mode
+                img = F.interpolate(
+                    img, scale_factor=p / s, mode=mode,
+                    align_corners=False if mode in ('bilinear', 'bicubic')
+                    else None, recompute_scale_factor=False)
+                img = img[:, :, :ext[0] * p, :ext[1] * p]
+            t, embed_grid = embed(img)
+            assert embed_grid == ext, (embed_grid, ext)
+            t = t.unflatten(1, ext)[:, :grid[0], :grid[1]].flatten(1, 2)
+            cls = self.cls_tokens[b].expand(batch, -1, -1)
+            t = torch.cat([cls, t], 1) + self.dense_pos_embed(b, grid)
+            tokens.append(self.drop_after_pos(t))
+            grids.append(grid)
+            if valid_sizes is None:
+                masks.append(None)
+                continue
+            rows = torch.arange(grid[0], device=x.device)
+            cols = torch.arange(grid[1], device=x.device)
+            valid = torch.stack([
+                (rows[:, None] < math.ceil(h / s)) &
+                (cols[None, :] < math.ceil(w / s)) for h, w in valid_sizes
+            ]).flatten(1)
+            masks.append(valid)
+        return tokens, grids, masks
+
+    def forward(
+        self,
+        x: torch.Tensor,
+        valid_sizes: Optional[Sequence[Tuple[int, int]]] = None
+    ) -> Tuple[Tuple[torch.Tensor, ...]]:
         """Outputs of the selected encoders.
 
         Args:
             x (Tensor): Images of shape (B, C_in, H, W).
+            valid_sizes (Sequence[tuple[int, int]], optional): Dense mode
+                only: the (h, w) in pixels of each image inside the padded
+                batch (top-left aligned, as mmdet / mmseg pad). Padded
+                tokens are masked out of every attention and set to zero in
+                the outputs. None reads them from ``x`` when a
+                ``ValidSize*DataPreprocessor`` attached them
+                (:func:`~mmcrossformer.models.data_preprocessors.
+                get_valid_sizes`), else the whole canvas is valid.
 
         Returns:
             tuple[tuple[Tensor]]: One entry per index of ``out_indices``,
@@ -803,28 +970,44 @@ class CrossViT(ArchBackbone):
             ``'featmap'`` (see :meth:`token_grids`).
 
         Raises:
-            ValueError: If ``x`` is not 4-D with ``in_channels`` channels.
+            ValueError: If ``x`` is not 4-D with ``in_channels`` channels, or
+                ``valid_sizes`` do not fit it.
         """
         if x.dim() != 4 or x.shape[1] != self.in_channels:
             raise ValueError(
                 f'CrossViT expects images of shape (B, {self.in_channels}, '
                 f'H, W), got {tuple(x.shape)}')
-        xs, grids = self._embed(x)
+        masks = None
+        if self.dense_strides is not None:
+            xs, grids, masks = self._embed_dense(
+                x, self._check_valid_sizes(x, valid_sizes))
+            key_masks = [
+                None if m is None else F.pad(m, (1, 0), value=True)[:, None,
+                                                                     None]
+                for m in masks
+            ]
+        else:
+            xs, grids = self._embed(x)
+            key_masks = None
         outs = []
         for k, encoder in enumerate(self.encoders):
-            xs = encoder(xs)
+            xs = encoder(xs, key_masks)
             if k == self.num_encoders - 1 and self.final_norm:
                 xs = [norm(t) for norm, t in zip(self.norms, xs)]
             if k in self.out_indices:
-                outs.append(self._format_output(xs, grids))
+                outs.append(self._format_output(xs, grids, masks))
         return tuple(outs)
 
-    def _format_output(self, xs, grids) -> Tuple[torch.Tensor, ...]:
+    def _format_output(self, xs, grids, masks=None) -> Tuple[torch.Tensor,
+                                                             ...]:
         if self.out_type == 'cls_token':
             return tuple(t[:, 0] for t in xs)
         maps = []
-        for t, (h, w) in zip(xs, grids):
-            b, _, c = t.shape
-            maps.append(t[:, 1:].reshape(b, h, w, c).permute(0, 3, 1,
-                                                             2).contiguous())
+        for b, (t, (h, w)) in enumerate(zip(xs, grids)):
+            batch, _, c = t.shape
+            patches = t[:, 1:]
+            if masks is not None and masks[b] is not None:
+                patches = patches * masks[b][..., None].to(patches.dtype)
+            maps.append(patches.reshape(batch, h, w, c).permute(
+                0, 3, 1, 2).contiguous())
         return tuple(maps)

@@ -1,11 +1,18 @@
-"""Simple feature pyramid for the two-branch CrossViT backbone.
+"""Feature pyramid for the two-branch CrossViT backbone in dense mode.
 
-Plain (non-hierarchical) ViTs have one feature map of stride 16. ViTDet
-(Li et al., "Exploring Plain Vision Transformer Backbones for Object
-Detection", ECCV 2022, https://arxiv.org/abs/2203.16527, Sec. 3) builds a
-pyramid from it with parallel deconvolutions (x4, x2), identity and
-max-pooling (x0.5). CrossViT has two maps per encoder, of different widths
-and strides; this neck fuses them on one grid first.
+CrossViT's two branches are two scales of one image. With
+``CrossViT(dense_strides=(8, 16))`` the small (12-pixel patch) branch sees
+the input at 1.5x, so its tokens have stride 8 input pixels, and the large
+(16-pixel patch) branch stride 16; both grids start at the top-left pixel,
+so every stride-16 token covers exactly 2 x 2 stride-8 tokens. This neck
+builds the pyramid from the two branches by geometry: the finer branch feeds
+the finer levels, the coarser branch the coarser ones.
+
+The simple pyramid of ViTDet (Li et al., "Exploring Plain Vision Transformer
+Backbones for Object Detection", ECCV 2022, https://arxiv.org/abs/2203.16527,
+Sec. 3) builds all levels from one stride-16 map and feeds the heads without
+FPN's top-down path; the level convolutions (1x1, norm, 3x3, norm) follow
+it.
 """
 from typing import List, Optional, Sequence, Tuple, Union
 
@@ -38,188 +45,213 @@ def _norm(norm_cfg: Optional[dict], channels: int) -> nn.Module:
     return build_norm_layer(cfg, channels)[1]
 
 
+def avg_pool2x(x: torch.Tensor) -> torch.Tensor:
+    """2 x 2 average pooling of stride 2 after zero-padding (B, C, h, w) to
+    even h and w: coarse cell (i, j) is the mean of the four fine cells it
+    covers, ``(ceil(h / 2), ceil(w / 2))`` cells; a missing fine cell counts
+    as a zero, as a padded one does inside a larger batch."""
+    pad_h, pad_w = x.shape[2] % 2, x.shape[3] % 2
+    if pad_h or pad_w:
+        x = F.pad(x, (0, pad_w, 0, pad_h))
+    return F.avg_pool2d(x, 2, stride=2)
+
+
 @MODELS.register_module()
 class CrossViTPyramid(BaseModule):
-    """ViTDet-style simple feature pyramid on CrossViT's two branches.
+    """Multi-scale pyramid from CrossViT's stride-8 and stride-16 branches.
 
-    **Branch fusion.** The neck takes the backbone's last output entry
-    (``out_type='featmap'``): one map per branch, (B, C_b, h_b, w_b). Every
-    branch is resampled bilinearly (``align_corners=False``) to the grid of
-    the reference branch ``ref_branch`` (default: the large branch, whose
-    grid ``(ceil(H / 16), ceil(W / 16))`` has stride 16 exactly; the small
-    branch's stride is about 11.2), then
+    Takes the last entry of ``CrossViT(out_type='featmap',
+    dense_strides=(8, 16))``: S, (B, C_s, h_8, w_8) with ``h_8 =
+    ceil(H / 8)``, and L, (B, C_l, h_16, w_16) with ``h_16 = ceil(H / 16)``.
 
-    * ``fusion='concat'``: concatenated along channels, C = sum(C_b)
-      (e.g. 192 + 384 = 576 for CrossViT-15);
-    * ``fusion='sum'``: each non-reference branch is mapped to the reference
-      width by a 1x1 convolution and the maps are summed, C = C_ref.
+    **Exchange of patch tokens.** CrossViT's fusion exchanges information
+    between the branches only through the CLS tokens. Here every patch
+    token gets the other branch's tokens at the same place, resampled by
+    geometry and projected by a 1x1 convolution (no bias)::
 
-    **Pyramid** (ViTDet, Sec. 3), from the fused (B, C, h, w) map with
-    ``(h, w) = (ceil(H / 16), ceil(W / 16))``:
+        S' = S + up2(P_ls(L))        # nearest x2: a stride-8 cell takes
+                                     # the stride-16 cell it lies in
+        L' = L + P_sl(pool2(S))      # 2x2 mean of the stride-8 cells
+                                     # that tile the stride-16 cell
 
-    =========  ==================================  ======================
-    scale      operation (output channels)         output grid
-    =========  ==================================  ======================
-    4 (s4)     deconv 2x2/2 (C/2), LN, GELU,       (4h, 4w)
-               deconv 2x2/2 (C/4)
-    2 (s8)     deconv 2x2/2 (C/2)                  (2h, 2w)
-    1 (s16)    identity (C)                        (h, w)
-    0.5 (s32)  max-pool 2x2/2, ceil mode (C)       (ceil(h/2), ceil(w/2))
-    =========  ==================================  ======================
+    **Levels**, each then 1x1 conv (no bias), LN (no bias), 3x3 conv,
+    ``norm_cfg`` to ``out_channels``:
 
-    each followed by a 1x1 conv + norm and a 3x3 conv + norm to
-    ``out_channels``. For an input padded to a multiple of 32 (as the mmdet /
-    mmseg data preprocessors do) the maps have exactly strides 4, 8, 16, 32;
-    in general their sizes are those of the table. The outputs feed an mmdet
-    ``FPN`` (``in_channels=[out_channels] * 4``) or mmseg heads directly
-    (UPerNet, ``in_index=[0, 1, 2, 3]``).
+    ======  ==============================================  ==============
+    stride  input                                           grid
+    ======  ==============================================  ==============
+    4       deconv 2x2/2 (no bias) of S' (C_s / 2),         (2 h_8, 2 w_8)
+            LN (no bias), GELU
+    8       S' (C_s)                                        (h_8, w_8)
+    16      L' (C_l)                                        (h_16, w_16)
+    32      pool2(L')                                       ceil(h_16 / 2)
+    64      pool2(pool2(L'))                                ...
+    128     pool2 three times                               ...
+    ======  ==============================================  ==============
+
+    ``pool2`` is :func:`avg_pool2x`. Every resampling is one of pixel
+    centres: a coarse cell and the fine cells it is pooled from or gives its
+    value to cover the same input pixels; the grids are nested (no
+    misalignment at the bottom / right), and for an input that is a multiple
+    of the level's stride the level has exactly stride 4 ... 128 pixels.
+
+    **Padding.** The backbone sets padded tokens to zero. Before each level's
+    3x3 convolution every operation maps zeros to zeros (no biases, no
+    LayerNorm bias, GELU(0) = 0, zero-padded pooling), so the zeros padded
+    around a lone image by the convolutions are what a larger batch holds
+    there: for canvases that are multiples of 16 pixels (mmdet pads to 32,
+    mmseg trains on fixed crops) the levels over an image's own region do
+    not depend on the other images of its batch.
 
     Args:
-        in_channels (Sequence[int]): Channels of the branches, e.g.
-            ``(192, 384)``.
-        out_channels (int | Sequence[int]): Channels of each output (one
-            int for all). Defaults to 256.
-        scale_factors (Sequence[float]): Levels, from 4, 2, 1, 0.5.
-            Defaults to (4, 2, 1, 0.5).
-        fusion (str): ``'concat'`` or ``'sum'``. Defaults to ``'concat'``.
-        ref_branch (int): Branch whose grid the others are resampled to.
-            Defaults to -1 (the last, large branch).
-        norm_cfg (dict, optional): Norm after the convolutions; ``'LN2d'``
-            is a per-position LayerNorm over channels (ViTDet), other types
-            go to mmcv's ``build_norm_layer``. Defaults to LN2d.
-        act_cfg (dict): Activation between the two x4 deconvolutions.
+        in_channels (Sequence[int]): (C_s, C_l), e.g. ``(192, 384)``.
+        in_strides (Sequence[int]): Strides of the two branch maps; the
+            second must be twice the first. Defaults to (8, 16).
+        out_channels (int | Sequence[int]): Channels of each level (one int
+            for all). Defaults to 256.
+        out_strides (Sequence[int]): Levels to build, increasing, taken from
+            ``s / 2, s, 2 s, 4 s, 8 s, 16 s`` for ``in_strides = (s, 2 s)``
+            (4 ... 128 by default). Defaults to (4, 8, 16, 32).
+        norm_cfg (dict, optional): Norm after the 3x3 convolutions;
+            ``'LN2d'`` is a per-position LayerNorm over channels (ViTDet),
+            other types go to mmcv's ``build_norm_layer``, None: none (the
+            3x3 convolution then has a bias). Defaults to LN2d.
+        act_cfg (dict): Activation after the stride-4 deconvolution.
             Defaults to GELU.
 
     Raises:
-        ValueError: On an unknown fusion or scale factor, or a wrong number
-            of output channels.
+        ValueError: On strides other than the above, a wrong number of
+            channels, or (in forward) maps of the wrong shape.
 
     Example:
         >>> import torch
         >>> neck = CrossViTPyramid(in_channels=(192, 384), out_channels=64)
-        >>> small = torch.rand(1, 192, 20, 20)  # stride ~11.2
-        >>> large = torch.rand(1, 384, 14, 14)  # stride 16
+        >>> small = torch.rand(1, 192, 28, 40)  # stride 8 of 224 x 320
+        >>> large = torch.rand(1, 384, 14, 20)  # stride 16
         >>> [tuple(o.shape) for o in neck([(small, large)])]
-        [(1, 64, 56, 56), (1, 64, 28, 28), (1, 64, 14, 14), (1, 64, 7, 7)]
+        [(1, 64, 56, 80), (1, 64, 28, 40), (1, 64, 14, 20), (1, 64, 7, 10)]
     """
-    FUSIONS = ('concat', 'sum')
-    SCALES = (4., 2., 1., .5)
 
     def __init__(self,
                  in_channels: Sequence[int],
+                 in_strides: Sequence[int] = (8, 16),
                  out_channels: Union[int, Sequence[int]] = 256,
-                 scale_factors: Sequence[float] = (4., 2., 1., .5),
-                 fusion: str = 'concat',
-                 ref_branch: int = -1,
+                 out_strides: Sequence[int] = (4, 8, 16, 32),
                  norm_cfg: Optional[dict] = dict(type='LN2d', eps=1e-6),
                  act_cfg: dict = dict(type='GELU'),
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         in_channels = [int(c) for c in in_channels]
-        n = len(in_channels)
-        if n < 1:
-            raise ValueError('in_channels needs one entry per branch')
-        if fusion not in self.FUSIONS:
-            raise ValueError(f'fusion must be one of {self.FUSIONS}, got '
-                             f'{fusion!r}')
-        if not -n <= ref_branch < n:
-            raise ValueError(f'ref_branch {ref_branch} is out of range for '
-                             f'{n} branches')
-        scale_factors = [float(s) for s in scale_factors]
-        bad = [s for s in scale_factors if s not in self.SCALES]
-        if bad or not scale_factors:
-            raise ValueError(f'scale_factors must be taken from '
-                             f'{self.SCALES}, got {scale_factors}')
+        in_strides = [int(s) for s in in_strides]
+        if len(in_channels) != 2 or min(in_channels) < 1:
+            raise ValueError(f'in_channels needs the two branch widths '
+                             f'(small, large), got {in_channels}')
+        if len(in_strides) != 2 or in_strides[0] < 2 or \
+                in_strides[1] != 2 * in_strides[0]:
+            raise ValueError(f'in_strides must be (s, 2 s) with s >= 2, got '
+                             f'{in_strides}')
+        s = in_strides[0]
+        allowed = [s // 2, s, 2 * s, 4 * s, 8 * s, 16 * s]
+        out_strides = [int(t) for t in out_strides]
+        if not out_strides or any(t not in allowed for t in out_strides) \
+                or out_strides != sorted(set(out_strides)):
+            raise ValueError(f'out_strides must be increasing values from '
+                             f'{allowed}, got {out_strides}')
         if isinstance(out_channels, int):
-            out_channels = [out_channels] * len(scale_factors)
+            out_channels = [out_channels] * len(out_strides)
         out_channels = [int(c) for c in out_channels]
-        if len(out_channels) != len(scale_factors):
-            raise ValueError(f'out_channels needs {len(scale_factors)} '
+        if len(out_channels) != len(out_strides):
+            raise ValueError(f'out_channels needs {len(out_strides)} '
                              f'entries, got {out_channels}')
         self.in_channels = in_channels
+        self.in_strides = in_strides
         self.out_channels = out_channels
-        self.scale_factors = scale_factors
-        self.fusion = fusion
-        self.ref_branch = ref_branch % n
+        self.out_strides = out_strides
+        c_s, c_l = in_channels
 
-        if fusion == 'concat':
-            self.branch_projs = None
-            channels = sum(in_channels)
-        else:
-            ref_c = in_channels[self.ref_branch]
-            self.branch_projs = ModuleList(
-                nn.Identity() if b == self.ref_branch else nn.Conv2d(
-                    c, ref_c, 1) for b, c in enumerate(in_channels))
-            channels = ref_c
-        self.fused_channels = channels
+        # exchange of patch tokens between the branches
+        self.large_to_small = nn.Conv2d(c_l, c_s, 1, bias=False)
+        self.small_to_large = nn.Conv2d(c_s, c_l, 1, bias=False)
 
+        self.upsample = None
+        if out_strides[0] == s // 2:
+            self.upsample = nn.Sequential(
+                nn.ConvTranspose2d(c_s, c_s // 2, 2, stride=2, bias=False),
+                LayerNorm2d(c_s // 2, eps=1e-6, bias=False),
+                build_activation_layer(act_cfg))
         self.levels = ModuleList()
-        for scale, out_c in zip(scale_factors, out_channels):
-            if scale == 4.:
-                ops = [
-                    nn.ConvTranspose2d(channels, channels // 2, 2, stride=2),
-                    _norm(norm_cfg, channels // 2),
-                    build_activation_layer(act_cfg),
-                    nn.ConvTranspose2d(
-                        channels // 2, channels // 4, 2, stride=2)
-                ]
-                level_c = channels // 4
-            elif scale == 2.:
-                ops = [
-                    nn.ConvTranspose2d(channels, channels // 2, 2, stride=2)
-                ]
-                level_c = channels // 2
-            elif scale == 1.:
-                ops = []
-                level_c = channels
-            else:
-                ops = [nn.MaxPool2d(2, stride=2, ceil_mode=True)]
-                level_c = channels
-            ops += [
-                nn.Conv2d(level_c, out_c, 1, bias=norm_cfg is None),
-                _norm(norm_cfg, out_c),
-                nn.Conv2d(out_c, out_c, 3, padding=1, bias=norm_cfg is None),
-                _norm(norm_cfg, out_c),
-            ]
-            self.levels.append(nn.Sequential(*ops))
+        for stride, out_c in zip(out_strides, out_channels):
+            level_c = c_s // 2 if stride < s else c_s if stride == s else c_l
+            self.levels.append(
+                nn.Sequential(
+                    nn.Conv2d(level_c, out_c, 1, bias=False),
+                    LayerNorm2d(out_c, eps=1e-6, bias=False),
+                    nn.Conv2d(out_c, out_c, 3, padding=1,
+                              bias=norm_cfg is None),
+                    _norm(norm_cfg, out_c)))
 
-    def fuse(self, maps: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Fuse the branch maps on the reference grid, (B, C, h, w)."""
-        if len(maps) != len(self.in_channels):
-            raise ValueError(f'CrossViTPyramid expects {len(self.in_channels)}'
-                             f' branch maps, got {len(maps)}')
-        size = maps[self.ref_branch].shape[-2:]
-        resampled = []
-        for b, x in enumerate(maps):
-            if x.shape[1] != self.in_channels[b]:
-                raise ValueError(f'branch {b} has {x.shape[1]} channels, '
-                                 f'expected {self.in_channels[b]}')
-            if x.shape[-2:] != size:
-                x = F.interpolate(
-                    x, size=size, mode='bilinear', align_corners=False)
-            if self.branch_projs is not None:
-                x = self.branch_projs[b](x)
-            resampled.append(x)
-        if self.fusion == 'concat':
-            return torch.cat(resampled, dim=1)
-        return torch.stack(resampled).sum(0)
+    def exchange(self, small: torch.Tensor,
+                 large: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """(S, L) -> (S', L') as in the class docstring, same shapes."""
+        h, w = small.shape[2:]
+        up = F.interpolate(
+            self.large_to_small(large), scale_factor=2., mode='nearest')
+        small_out = small + up[:, :, :h, :w]
+        large_out = large + self.small_to_large(avg_pool2x(small))
+        return small_out, large_out
 
     def forward(self, inputs) -> Tuple[torch.Tensor, ...]:
         """Build the pyramid.
 
         Args:
             inputs (Sequence): The backbone output: a tuple whose last entry
-                holds one (B, C_b, h_b, w_b) map per branch. A flat sequence
-                of the branch maps is accepted too.
+                holds the two (B, C_b, h_b, w_b) branch maps. A flat pair of
+                maps is accepted too.
 
         Returns:
-            tuple[Tensor]: One (B, out_channels[i], h_i, w_i) map per scale
-            factor, from fine to coarse.
+            tuple[Tensor]: One (B, out_channels[i], h_i, w_i) map per entry
+            of ``out_strides``, fine to coarse (grids in the class
+            docstring).
+
+        Raises:
+            ValueError: If there are not two maps, their channels differ
+                from ``in_channels``, or the large grid is not
+                ``ceil(h_8 / 2) x ceil(w_8 / 2)``.
         """
         maps: List[torch.Tensor]
         if isinstance(inputs[-1], torch.Tensor):
             maps = list(inputs)
         else:
             maps = list(inputs[-1])
-        x = self.fuse(maps)
-        return tuple(level(x) for level in self.levels)
+        if len(maps) != 2:
+            raise ValueError(f'CrossViTPyramid expects 2 branch maps, got '
+                             f'{len(maps)}')
+        for b, x in enumerate(maps):
+            if x.dim() != 4 or x.shape[1] != self.in_channels[b]:
+                raise ValueError(f'branch {b} map has shape '
+                                 f'{tuple(x.shape)}, expected (B, '
+                                 f'{self.in_channels[b]}, h, w)')
+        small, large = maps
+        expected = tuple((n + 1) // 2 for n in small.shape[2:])
+        if tuple(large.shape[2:]) != expected:
+            raise ValueError(
+                f'the large branch grid {tuple(large.shape[2:])} is not '
+                f'half the small one {tuple(small.shape[2:])} (expected '
+                f'{expected}): the backbone needs dense_strides='
+                f'{tuple(self.in_strides)}')
+        small, large = self.exchange(small, large)
+        s = self.in_strides[0]
+        outs = []
+        coarse, coarse_stride = large, 2 * s
+        for stride, level in zip(self.out_strides, self.levels):
+            if stride < s:
+                x = self.upsample(small)
+            elif stride == s:
+                x = small
+            else:
+                while coarse_stride < stride:
+                    coarse, coarse_stride = avg_pool2x(coarse), \
+                        coarse_stride * 2
+                x = coarse
+            outs.append(level(x))
+        return tuple(outs)

@@ -6,108 +6,170 @@ import torch
 import torch.nn.functional as F
 
 from mmcrossformer.models import CrossViT, CrossViTPyramid
+from mmcrossformer.models.necks.crossvit_pyramid import avg_pool2x
 
 SMALL = dict(
     embed_dims=(16, 32), depths=(1, 1), num_heads=(2, 4), mlp_ratios=(2, 2),
     num_encoders=1)
 
 
-def pyramid_shapes(h, w):
-    """Documented output grids for an (h, w) input: from the stride-16
-    grid (ceil(h / 16), ceil(w / 16)): x4, x2, x1, ceil(/2)."""
-    gh, gw = math.ceil(h / 16), math.ceil(w / 16)
-    return [(4 * gh, 4 * gw), (2 * gh, 2 * gw), (gh, gw),
-            (math.ceil(gh / 2), math.ceil(gw / 2))]
+def dense_backbone(arch=SMALL):
+    model = CrossViT(arch=copy.deepcopy(arch), out_type='featmap',
+                     dense_strides=(8, 16), dense_pos_size=128)
+    model.init_weights()
+    return model.eval()
 
 
-@pytest.mark.parametrize('size', [(224, 224), (800, 1216), (333, 517)])
-def test_shapes_on_backbone_output(size):
-    backbone = CrossViT(arch=copy.deepcopy(SMALL), out_type='featmap').eval()
-    backbone.init_weights()
-    neck = CrossViTPyramid(in_channels=(16, 32), out_channels=24).eval()
-    with torch.no_grad():
-        outs = neck(backbone(torch.rand(1, 3, *size)))
-    assert [tuple(o.shape[2:]) for o in outs] == pyramid_shapes(*size)
-    assert all(o.shape[:2] == (1, 24) for o in outs)
-    if size == (800, 1216):  # a multiple of 32: exact strides
-        assert [o.shape[2] for o in outs] == [800 // s for s in (4, 8, 16,
-                                                                  32)]
-        assert [o.shape[3] for o in outs] == [1216 // s for s in (4, 8, 16,
-                                                                   32)]
-
-
-def test_real_arch_at_224():
-    backbone = CrossViT(arch='15-dagger', out_type='featmap').eval()
-    neck = CrossViTPyramid(in_channels=(192, 384)).eval()
-    assert neck.fused_channels == 576
-    with torch.no_grad():
-        outs = neck(backbone(torch.rand(1, 3, 224, 224)))
-    assert [tuple(o.shape) for o in outs] == [(1, 256, 56, 56),
-                                              (1, 256, 28, 28),
-                                              (1, 256, 14, 14),
-                                              (1, 256, 7, 7)]
-
-
-def test_fusion_concat_and_sum():
-    torch.manual_seed(0)
-    small, large = torch.rand(2, 16, 9, 13), torch.rand(2, 32, 6, 8)
-    neck = CrossViTPyramid(in_channels=(16, 32), out_channels=8)
-    fused = neck.fuse([small, large])
-    ref = F.interpolate(small, size=(6, 8), mode='bilinear',
-                        align_corners=False)
-    torch.testing.assert_close(fused, torch.cat([ref, large], 1))
-    # the level for scale 1 works on the fused map directly
-    torch.testing.assert_close(neck([(small, large)])[2],
-                               neck.levels[2](fused))
-    # flat input accepted
-    torch.testing.assert_close(neck([small, large])[0],
-                               neck([(small, large)])[0])
-    summed = CrossViTPyramid(in_channels=(16, 32), fusion='sum')
-    assert summed.fused_channels == 32
-    torch.testing.assert_close(
-        summed.fuse([small, large]),
-        summed.branch_projs[0](ref) + large)
-    # reference on the small branch's grid instead
-    neck0 = CrossViTPyramid(in_channels=(16, 32), ref_branch=0)
-    assert neck0.fuse([small, large]).shape == (2, 48, 9, 13)
-
-
-def test_levels_and_channels():
+@pytest.mark.parametrize('size', [(224, 320), (96, 128), (50, 77)])
+def test_level_grids(size):
+    """Strides 4 ... 128 from the stride-8 and stride-16 maps: exact for
+    sizes that are multiples of the stride, the documented grids
+    otherwise."""
     neck = CrossViTPyramid(
-        in_channels=(16, 32), out_channels=[8, 16, 24, 32],
-        scale_factors=(4, 2, 1, 0.5), norm_cfg=dict(type='GN', num_groups=4))
-    outs = neck([(torch.rand(1, 16, 5, 5), torch.rand(1, 32, 4, 4))])
-    assert [tuple(o.shape) for o in outs] == [(1, 8, 16, 16), (1, 16, 8, 8),
-                                              (1, 24, 4, 4), (1, 32, 2, 2)]
-    assert len(CrossViTPyramid((16, 32), scale_factors=(1, ))([
-        torch.rand(1, 16, 5, 5), torch.rand(1, 32, 4, 4)])) == 1
-    with pytest.raises(ValueError, match='fusion'):
-        CrossViTPyramid((16, 32), fusion='max')
-    with pytest.raises(ValueError, match='scale_factors'):
-        CrossViTPyramid((16, 32), scale_factors=(8, 1))
+        (16, 32), out_channels=8, out_strides=(4, 8, 16, 32, 64, 128)).eval()
+    with torch.no_grad():
+        outs = neck(dense_backbone()(torch.rand(1, 3, *size)))
+    h8, w8 = math.ceil(size[0] / 8), math.ceil(size[1] / 8)
+    grids = [(2 * h8, 2 * w8), (h8, w8)]
+    h, w = math.ceil(size[0] / 16), math.ceil(size[1] / 16)
+    for _ in range(5):
+        grids.append((h, w))
+        h, w = math.ceil(h / 2), math.ceil(w / 2)
+    assert [tuple(o.shape[2:]) for o in outs] == grids[:6]
+    if size == (224, 320):  # multiples of 32: exactly H / stride
+        assert [tuple(o.shape[2:]) for o in outs[:4]] == [
+            (224 // t, 320 // t) for t in (4, 8, 16, 32)]
+
+
+def test_avg_pool2x_is_the_mean_of_covered_cells():
+    x = torch.arange(15.).reshape(1, 1, 3, 5)
+    y = avg_pool2x(x)
+    assert y.shape == (1, 1, 2, 3)
+    assert y[0, 0, 0, 0] == (0 + 1 + 5 + 6) / 4
+    # the missing row / column count as zeros, as padding does in a batch
+    assert y[0, 0, 1, 2] == 14 / 4
+    assert y[0, 0, 0, 2] == (4 + 9) / 4
+
+
+def test_exchange_by_geometry():
+    """S' = S + nearest x2 of P_ls(L) (a stride-8 cell takes the stride-16
+    cell it lies in), L' = L + P_sl(2x2 mean of S)."""
+    torch.manual_seed(0)
+    neck = CrossViTPyramid((4, 6), out_channels=8)
+    small, large = torch.randn(2, 4, 5, 7), torch.randn(2, 6, 3, 4)
+    s2, l2 = neck.exchange(small, large)
+    proj = neck.large_to_small(large)
+    for i, j in [(0, 0), (4, 6), (3, 2)]:
+        torch.testing.assert_close(s2[:, :, i, j],
+                                   small[:, :, i, j] + proj[:, :, i // 2,
+                                                            j // 2])
+    padded = F.pad(small, (0, 1, 0, 1))
+    pooled = F.avg_pool2d(padded, 2)
+    torch.testing.assert_close(l2, large + neck.small_to_large(pooled))
+
+
+def test_arguments_and_input_checks():
+    with pytest.raises(ValueError, match='in_strides'):
+        CrossViTPyramid((16, 32), in_strides=(8, 12))
+    with pytest.raises(ValueError, match='out_strides'):
+        CrossViTPyramid((16, 32), out_strides=(2, 8))
+    with pytest.raises(ValueError, match='out_strides'):
+        CrossViTPyramid((16, 32), out_strides=(16, 8))
     with pytest.raises(ValueError, match='out_channels'):
         CrossViTPyramid((16, 32), out_channels=[8, 8])
-    with pytest.raises(ValueError, match='channels'):
-        neck([(torch.rand(1, 8, 5, 5), torch.rand(1, 32, 4, 4))])
+    with pytest.raises(ValueError, match='in_channels'):
+        CrossViTPyramid((16, 32, 64))
+    neck = CrossViTPyramid((16, 32), out_channels=8)
+    with pytest.raises(ValueError, match=r'\(1, 8, 4, 4\)'):
+        neck([(torch.rand(1, 8, 4, 4), torch.rand(1, 32, 2, 2))])
     with pytest.raises(ValueError, match='2 branch maps'):
-        neck([(torch.rand(1, 32, 4, 4), )])
+        neck([(torch.rand(1, 16, 4, 4), )])
+    # the old classification grids (stride ~11.2 and 16) are refused
+    with pytest.raises(ValueError, match='dense_strides'):
+        neck([(torch.rand(1, 16, 20, 20), torch.rand(1, 32, 14, 14))])
 
 
-def test_feeds_mmdet_fpn_and_backprops():
+def test_no_stride_4_level_builds_no_upsampling():
+    """RetinaNet reads strides 8-128: nothing is built that it does not use,
+    and every parameter gets a gradient."""
+    neck = CrossViTPyramid((16, 32), out_channels=8,
+                           out_strides=(8, 16, 32, 64, 128))
+    assert neck.upsample is None and len(neck.levels) == 5
+    backbone = dense_backbone().train()
+    outs = neck(backbone(torch.rand(2, 3, 64, 96)))
+    sum(o.mean() for o in outs).backward()
+    unused = [n for n, p in [*neck.named_parameters(),
+                             *backbone.named_parameters()]
+              if p.grad is None or not p.grad.abs().sum() > 0]
+    assert not unused, unused
+
+
+def zero_residuals(backbone):
+    """Make every transformer layer of ``backbone`` the identity (zero
+    output projections of attention and FFN): its maps are then the patch
+    embeddings plus position codes, with no global mixing."""
+    from mmcrossformer.models.backbones.crossvit import TransformerLayer
+    for layer in backbone.modules():
+        if isinstance(layer, TransformerLayer):
+            last = [m for m in layer.ffn.modules()
+                    if isinstance(m, torch.nn.Linear)][-1]
+            for lin in (layer.attn.proj, last):
+                torch.nn.init.zeros_(lin.weight)
+                torch.nn.init.zeros_(lin.bias)
+
+
+def alignment_errors(backbone, neck, strides, size, box):
+    """Distance in input pixels, per level, between the centre of ``box``
+    (y0, x0, y1, x1), a bright patch on a zero image, and the centroid of
+    the level's response (channel-summed |difference|, cell (i, j) at
+    ((i + 0.5) * stride, (j + 0.5) * stride))."""
+    base = torch.zeros(1, 3, *size)
+    pattern = base.clone()
+    y0, x0, y1, x1 = box
+    pattern[:, :, y0:y1, x0:x1] = 3.
+    with torch.no_grad():
+        f0 = neck(backbone(base))
+        f1 = neck(backbone(pattern))
+    cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
+    errors = []
+    for a, b, stride in zip(f0, f1, strides):
+        r = (b - a).abs().sum(1)[0]
+        ys = (torch.arange(r.shape[0]) + .5) * stride
+        xs = (torch.arange(r.shape[1]) + .5) * stride
+        total = r.sum()
+        ey = (r.sum(1) * ys).sum() / total
+        ex = (r.sum(0) * xs).sum() / total
+        errors.append(max(abs(ey - cy).item(), abs(ex - cx).item()))
+    return errors
+
+
+@pytest.mark.parametrize('box', [(0, 0, 8, 8), (96, 120, 104, 128),
+                                 (152, 216, 160, 224)],
+                         ids=['top-left', 'middle', 'bottom-right'])
+def test_pattern_appears_at_its_place_in_every_level(box):
+    """An 8 x 8 bright patch lands, in input pixels, within half a stride of
+    its centre in each level (strides 4 ... 64), also at the bottom-right
+    corner. The backbone's layers are made identities to isolate the
+    geometry of embedding and resampling from global attention."""
+    torch.manual_seed(0)
+    backbone = dense_backbone()
+    zero_residuals(backbone)
+    strides = (4, 8, 16, 32, 64)
+    neck = CrossViTPyramid((16, 32), out_channels=32,
+                           out_strides=strides).eval()
+    errors = alignment_errors(backbone, neck, strides, (160, 224), box)
+    for err, stride in zip(errors, strides):
+        assert err <= stride / 2, (errors, strides)
+
+
+def test_feeds_mmdet_heads_directly():
+    """RetinaNet's head takes the five levels (P3-P7) as they are."""
     from mmdet.registry import MODELS
     from mmengine.registry import init_default_scope
     init_default_scope('mmdet')
-    neck = MODELS.build([
+    neck = MODELS.build(
         dict(type='mmcrossformer.CrossViTPyramid', in_channels=(16, 32),
-             out_channels=16),
-        dict(type='FPN', in_channels=[16] * 4, out_channels=8, start_level=1,
-             add_extra_convs='on_input', num_outs=5)
-    ])
-    backbone = CrossViT(arch=copy.deepcopy(SMALL), out_type='featmap')
-    backbone.init_weights()
-    outs = neck(backbone(torch.rand(1, 3, 64, 96)))
+             out_channels=16, out_strides=(8, 16, 32, 64, 128)))
+    outs = neck(dense_backbone()(torch.rand(1, 3, 64, 96)))
     assert [tuple(o.shape[2:]) for o in outs] == [(8, 12), (4, 6), (2, 3),
                                                   (1, 2), (1, 1)]
-    sum(o.mean() for o in outs).backward()
-    assert backbone.encoders[0].branches[0][0].attn.qkv.weight.grad.abs(
-    ).sum() > 0
