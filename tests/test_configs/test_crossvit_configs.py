@@ -135,33 +135,48 @@ def test_dense_recipes():
     retina = load('retinanet_crossvit_15_dagger_coco.py')
     assert retina.default_scope == 'mmdet'
     assert retina.pretrained is None
+    assert retina.model.data_preprocessor.type == \
+        'mmcrossformer.ValidSizeDetDataPreprocessor'
+    assert retina.model.data_preprocessor.pad_size_divisor == 32
     bb = retina.model.backbone
     assert bb.out_type == 'featmap' and bb.arch == '15-dagger'
+    # stride 8 (small branch at 1.5x) and 16; position table over 1344 px
+    assert bb.dense_strides == (8, 16) and bb.dense_pos_size == 1344
     assert bb.init_cfg == dict(
         type='Pretrained', checkpoint=None, prefix='backbone.')
-    pyramid, fpn = retina.model.neck
+    pyramid = retina.model.neck
     assert pyramid.type == 'mmcrossformer.CrossViTPyramid'
     assert pyramid.in_channels == (192, 384)
-    # RetinaNet uses P3-P7: no stride-4 level
-    assert pyramid.scale_factors == (2, 1, 0.5)
-    assert fpn.type == 'FPN' and fpn.num_outs == 5
-    assert fpn.in_channels == [256] * 3 and fpn.start_level == 0
+    # RetinaNet reads P3-P7 from the pyramid: no stride-4 level, no FPN
+    assert pyramid.out_strides == (8, 16, 32, 64, 128)
+    assert retina.model.bbox_head.anchor_generator.strides == [
+        8, 16, 32, 64, 128]
     assert retina.train_cfg.max_epochs == 12
     assert retina.param_scheduler[1].milestones == [8, 11]
     assert retina.optim_wrapper.optimizer.lr == 1e-4
     assert retina.train_dataloader.batch_size * 8 == 16
     mask = load('mask_rcnn_crossvit_18_dagger_coco.py')
     assert mask.model.backbone.arch == '18-dagger'
-    assert mask.model.neck[0].in_channels == (224, 448)
+    assert mask.model.backbone.dense_strides == (8, 16)
+    assert mask.model.neck.in_channels == (224, 448)
+    assert mask.model.neck.out_strides == (4, 8, 16, 32, 64)
+    assert mask.model.rpn_head.anchor_generator.strides == [4, 8, 16, 32, 64]
+    assert mask.model.data_preprocessor.type == \
+        'mmcrossformer.ValidSizeDetDataPreprocessor'
     assert mask.model.backbone.init_cfg.prefix == 'backbone.'
     assert mask.optim_wrapper.optimizer.weight_decay == 1e-4
     fpn_seg = load('fpn_crossvit_18_dagger_ade20k.py')
     assert fpn_seg.default_scope == 'mmseg'
     assert fpn_seg.train_cfg.max_iters == 80000
+    assert fpn_seg.model.neck[0].in_channels == (224, 448)
     assert fpn_seg.model.neck[1].num_outs == 4
+    assert fpn_seg.model.data_preprocessor.type == \
+        'mmcrossformer.ValidSizeSegDataPreprocessor'
     uper = load('upernet_crossvit_18_dagger_ade20k.py')
     assert uper.train_cfg.max_iters == 160000
+    assert uper.model.backbone.dense_pos_size == 512  # the crop
     assert uper.model.neck.in_channels == (224, 448)
+    assert uper.model.neck.out_strides == (4, 8, 16, 32)
     assert uper.model.decode_head.in_channels == [256] * 4
     assert uper.model.auxiliary_head.in_channels == 256
     assert uper.model.pretrained is None
@@ -176,6 +191,7 @@ def test_dense_config(name):
                                        torch.nn.Sequential) else model.neck
     assert type(neck).__name__ == 'CrossViTPyramid'
     assert tuple(neck.in_channels) == model.backbone.embed_dims
+    assert model.backbone.dense_strides == (8, 16)
     h, w = 64, 96
     if cfg.default_scope == 'mmdet':
         from mmdet.structures import DetDataSample
@@ -216,3 +232,64 @@ def test_dense_config(name):
         (math.ceil(h / s), math.ceil(w / s)) for s in expected[family]
     ]
     loss_and_backward(model, data)
+
+
+def det_samples(shapes):
+    from mmdet.structures import DetDataSample
+    return [DetDataSample(metainfo=dict(img_shape=s, ori_shape=s,
+                                        scale_factor=(1., 1.)))
+            for s in shapes]
+
+
+def seg_samples(shapes):
+    from mmengine.structures import PixelData
+    from mmseg.structures import SegDataSample
+    out = []
+    for s in shapes:
+        sample = SegDataSample(metainfo=dict(img_shape=s, ori_shape=s))
+        sample.gt_sem_seg = PixelData(data=torch.zeros(1, *s,
+                                                       dtype=torch.long))
+        out.append(sample)
+    return out
+
+
+@pytest.mark.parametrize('name', ['retinanet_crossvit_15_dagger_coco.py',
+                                  'upernet_crossvit_15_dagger_ade20k.py'])
+def test_features_do_not_depend_on_batch_padding(name):
+    """Through the config's data preprocessor and ``extract_feat``: image A
+    (96 x 128, no padding alone) and A batched with a larger image B (A
+    zero-padded to B's size) give the same pyramid over A's own region
+    (max |diff| <= 1e-4, fp32). A copy of the batch tensor (which loses the
+    recorded sizes, so attention sees the padding) differs: the test can
+    fail."""
+    cfg = load(name)
+    model = build(cfg).eval()
+    a, b = images(1, 96, 128)[0], images(2, 160, 192)[1]
+    pre = model.data_preprocessor
+    if cfg.default_scope == 'mmdet':
+        alone = pre(dict(inputs=[a], data_samples=det_samples([(96, 128)])))
+        pair = pre(dict(inputs=[a, b],
+                        data_samples=det_samples([(96, 128), (160, 192)])))
+    else:  # mmseg pads while training (to the crop size), never in tests
+        alone = pre(dict(inputs=[a], data_samples=seg_samples([(96, 128)])))
+        pre.size = (160, 192)
+        pair = pre(dict(inputs=[a, b],
+                        data_samples=seg_samples([(96, 128), (160, 192)])),
+                   training=True)
+    assert tuple(alone['inputs'].shape[2:]) == (96, 128)
+    assert tuple(pair['inputs'].shape[2:]) == (160, 192)
+    with torch.no_grad():
+        feats_alone = model.extract_feat(alone['inputs'])
+        feats_pair = model.extract_feat(pair['inputs'])
+        feats_leaky = model.extract_feat(pair['inputs'].clone())
+    leaks = []
+    strides = model.neck.out_strides  # the pyramid is extract_feat's neck
+    assert len(feats_alone) == len(strides)
+    for fa, fp, fl, stride in zip(feats_alone, feats_pair, feats_leaky,
+                                  strides):
+        h, w = fa.shape[2:]
+        assert (h, w) == (math.ceil(96 / stride), math.ceil(128 / stride))
+        diff = (fa[0] - fp[0, :, :h, :w]).abs().max().item()
+        assert diff <= 1e-4, (stride, diff)
+        leaks.append((fa[0] - fl[0, :, :h, :w]).abs().max().item())
+    assert max(leaks) > 1e-3, leaks
