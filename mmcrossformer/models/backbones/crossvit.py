@@ -508,6 +508,29 @@ class CrossViT(ArchBackbone):
     Checkpoints with other grids (e.g. the 384-pixel models) are resized
     when loaded.
 
+    **Dense mode** (``dense_strides``, for detection and segmentation; the
+    classification path above is unchanged). Branch b sees the input scaled
+    by ``p_b / s_b`` so that its tokens have the integer stride ``s_b``
+    input pixels: ``dense_strides=(8, 16)`` shows the small branch
+    (``p = 12``) the input at 1.5x (stride 8) and the large one at 1x
+    (stride 16). Both grids start at the top-left pixel, token (i, j)
+    covering pixels ``[s_b i, s_b (i + 1)) x [s_b j, s_b (j + 1))``, so a
+    stride-16 token covers exactly 2 x 2 stride-8 tokens and
+    :class:`~mmcrossformer.models.necks.CrossViTPyramid` resamples between
+    them by pooling and nearest copying; the small branch then feeds the
+    stride-4 / 8 levels and the large one the stride-16 / 32 (and
+    coarser) levels. Why 1.5x for the small branch: at 1x its stride would
+    be 12, not a divisor of 16, and a stride-8 level would only be an
+    interpolation of it; at 0.75x it would duplicate the large branch's
+    stride 16. The price is global attention over 2.25x the tokens of 1x
+    (about 15.2k at 800 x 1216, 1 layer per encoder; PyTorch's CPU SDPA is
+    memory-efficient, also with the padding mask). Position codes depend
+    only on a token's index (:meth:`dense_pos_embed`) and, given
+    ``valid_sizes`` (``forward``), padded tokens are masked out of every
+    attention and zeroed in the outputs: an image's features do not depend
+    on the other images of its batch. The last encoder's fusions are not
+    built (see ``out_type``), so every parameter gets a gradient.
+
     **Outputs**, one entry per index of ``out_indices`` (encoder indices),
     each a tuple with one tensor per branch (small first):
 
@@ -561,6 +584,17 @@ class CrossViT(ArchBackbone):
         norm_cfg (dict): Defaults to ``dict(type='LN', eps=1e-6)``.
         act_cfg (dict): Activation of FFNs and of ``f`` / ``g``.
             Defaults to ``dict(type='GELU')``.
+        dense_strides (Sequence[int], optional): Dense mode: the stride in
+            input pixels of each branch's tokens, e.g. ``(8, 16)`` (needs
+            ``out_type='featmap'``; ``img_size`` and ``branch_img_sizes``
+            then only fix the learned position grids). Defaults to None
+            (the classification geometry).
+        dense_pos_size (int): Dense mode: the input side in pixels that the
+            position table spans (the learned table is resized to
+            ``ceil(dense_pos_size / s_b)`` tokens per side; larger inputs
+            repeat its last row / column). Set it to the largest padded
+            training input, e.g. 1344 for 1333 x 800 COCO images, 512 for
+            512-pixel crops. Defaults to 1024 (ViTDet's canvas).
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
             checkpoint=PATH, prefix='backbone.')``. A Pretrained config with
             ``checkpoint=None`` trains from scratch (logged). Without it,
@@ -571,7 +605,8 @@ class CrossViT(ArchBackbone):
     Raises:
         ValueError: On an unknown arch name (the message lists the valid
             ones), an inconsistent arch dict, out-of-range ``out_indices`` /
-            ``frozen_stages`` or an unknown ``out_type``.
+            ``frozen_stages``, an unknown ``out_type``, or
+            ``dense_strides`` without ``out_type='featmap'``.
 
     Example:
         >>> import torch
@@ -580,6 +615,11 @@ class CrossViT(ArchBackbone):
         >>> (small, large), = model(torch.rand(1, 3, 224, 224))
         >>> tuple(small.shape), tuple(large.shape)
         ((1, 128, 20, 20), (1, 256, 14, 14))
+        >>> dense = CrossViT(arch='9', out_type='featmap',
+        ...                  dense_strides=(8, 16)).eval()
+        >>> (small, large), = dense(torch.rand(1, 3, 224, 320))
+        >>> tuple(small.shape), tuple(large.shape)
+        ((1, 128, 28, 40), (1, 256, 14, 20))
     """
     _vit = dict(mlp_ratios=(4, 4), patch_sizes=(12, 16), num_encoders=3)
     _cv = dict(mlp_ratios=(3, 3), patch_sizes=(12, 16), num_encoders=3)

@@ -200,23 +200,19 @@ class CrossViTPyramid(BaseModule):
         large_out = large + self.small_to_large(avg_pool2x(small))
         return small_out, large_out
 
-    def forward(self, inputs) -> Tuple[torch.Tensor, ...]:
-        """Build the pyramid.
+    def level_inputs(self, inputs) -> List[torch.Tensor]:
+        """The resampled map each level's convolutions start from (the
+        "input" column of the class docstring), fine to coarse.
 
         Args:
-            inputs (Sequence): The backbone output: a tuple whose last entry
-                holds the two (B, C_b, h_b, w_b) branch maps. A flat pair of
-                maps is accepted too.
+            inputs (Sequence): As :meth:`forward`.
 
         Returns:
-            tuple[Tensor]: One (B, out_channels[i], h_i, w_i) map per entry
-            of ``out_strides``, fine to coarse (grids in the class
-            docstring).
+            list[Tensor]: One (B, C, h_i, w_i) map per entry of
+            ``out_strides``.
 
         Raises:
-            ValueError: If there are not two maps, their channels differ
-                from ``in_channels``, or the large grid is not
-                ``ceil(h_8 / 2) x ceil(w_8 / 2)``.
+            ValueError: As :meth:`forward`.
         """
         maps: List[torch.Tensor]
         if isinstance(inputs[-1], torch.Tensor):
@@ -243,15 +239,36 @@ class CrossViTPyramid(BaseModule):
         s = self.in_strides[0]
         outs = []
         coarse, coarse_stride = large, 2 * s
-        for stride, level in zip(self.out_strides, self.levels):
+        for stride in self.out_strides:
             if stride < s:
-                x = self.upsample(small)
+                outs.append(self.upsample(small))
             elif stride == s:
-                x = small
+                outs.append(small)
             else:
                 while coarse_stride < stride:
-                    coarse, coarse_stride = avg_pool2x(coarse), \
-                        coarse_stride * 2
-                x = coarse
-            outs.append(level(x))
-        return tuple(outs)
+                    coarse = avg_pool2x(coarse)
+                    coarse_stride *= 2
+                outs.append(coarse)
+        return outs
+
+    def forward(self, inputs) -> Tuple[torch.Tensor, ...]:
+        """Build the pyramid.
+
+        Args:
+            inputs (Sequence): The backbone output: a tuple whose last entry
+                holds the two (B, C_b, h_b, w_b) branch maps. A flat pair of
+                maps is accepted too.
+
+        Returns:
+            tuple[Tensor]: One (B, out_channels[i], h_i, w_i) map per entry
+            of ``out_strides``, fine to coarse (grids in the class
+            docstring).
+
+        Raises:
+            ValueError: If there are not two maps, their channels differ
+                from ``in_channels``, or the large grid is not
+                ``ceil(h_8 / 2) x ceil(w_8 / 2)``.
+        """
+        return tuple(
+            level(x)
+            for level, x in zip(self.levels, self.level_inputs(inputs)))
