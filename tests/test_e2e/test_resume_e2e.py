@@ -9,6 +9,7 @@ resume from a checkpoint without the states must still run, warn, and
 (because the streams restart) end elsewhere: the check that the first
 comparison can fail.
 """
+import ast
 import glob
 import os
 import os.path as osp
@@ -27,10 +28,53 @@ def _training_configs():
     return sorted(glob.glob(osp.join(CONFIGS, '*.py')))
 
 
+def _hook_source(path):
+    """The file whose ``custom_hooks`` a config ends up with, following
+    repository-relative ``_base_`` files (read, not executed: parsing all
+    50 configs with mmengine takes ~40 s); None if none sets it."""
+    tree = ast.parse(open(path).read())
+    values = {
+        t.id: node.value
+        for node in tree.body if isinstance(node, ast.Assign)
+        for t in node.targets if isinstance(t, ast.Name)
+    }
+    if 'custom_hooks' in values:
+        return path, values['custom_hooks']
+    bases = ast.literal_eval(values.get('_base_', ast.List(elts=[])))
+    for base in [bases] if isinstance(bases, str) else bases:
+        if base.startswith('.'):
+            found = _hook_source(osp.normpath(
+                osp.join(osp.dirname(path), base)))
+            if found:
+                return found
+    return None
+
+
 @pytest.mark.parametrize(
     'config', _training_configs(), ids=lambda p: osp.basename(p)[:-3])
 def test_every_training_config_has_the_hook(config):
-    hooks = Config.fromfile(config).get('custom_hooks', [])
+    found = _hook_source(config)
+    assert found, f'{config}: no custom_hooks in it or its _base_ files'
+    source, value = found
+    types = [
+        kw.value.value for call in getattr(value, 'elts', [])
+        for kw in getattr(call, 'keywords', []) if kw.arg == 'type'
+    ]
+    assert types.count(HOOK) == 1, (source, ast.unparse(value))
+
+
+@pytest.mark.parametrize('config', [
+    'retinanet_crossformerpp_s_coco.py',
+    'mask_rcnn_crossformerpp_s_coco.py',
+    'mask_rcnn_crossformerpp_s_coco_3x.py',
+    'upernet_crossformerpp_s_ade20k.py',
+    'fpn_crossformerpp_s_ade20k.py',
+    'crossformerpp_s_in1k.py',
+    'crossvit_15_in1k.py',
+])
+def test_parsed_configs_have_the_hook(config):
+    """One config per base, parsed by mmengine (inheritance as it runs)."""
+    hooks = Config.fromfile(osp.join(CONFIGS, config)).custom_hooks
     assert [h['type'] for h in hooks].count(HOOK) == 1, hooks
 
 
