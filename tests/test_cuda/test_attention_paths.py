@@ -21,23 +21,31 @@ Paths (``LSDAttention.forward``):
 On CUDA each path also runs with SDPA restricted to one backend (math,
 memory-efficient, cuDNN); a backend that cannot take these inputs is
 skipped with PyTorch's reason. fp32 with TF32 off; the tolerance is
-``1e-5`` of ``max(1, max |reference|)`` per tensor.
+``1e-5`` of ``max(1, max |reference|)`` per tensor for the output and the
+gradients of x, qkv and proj, and ``1e-4`` for the DPB MLP's gradients:
+each is a sum over all query-key pairs of all groups of terms that nearly
+cancel (a softmax is shift invariant), so fp32 round-off alone reaches
+``1e-5`` there (measured on the CPU's explicit path: up to 1.0e-5 for the
+DPB, at most 6e-7 for everything else). A wrong offset, mask or scale gives
+errors of order 1.
 """
 import pytest
 import torch
 import torch.nn.functional as F
 
-from cuda_utils import CUDA_MARKS, DEVICES, full_fp32, max_rel_error
+from cuda_utils import DEVICES, NO_CUDA, full_fp32, max_rel_error
 from mmcrossformer.models.backbones.crossformer import LSDAttention
 
 TOL = 1e-5
+TOL_DPB = 1e-4
 
-# name: (batch, height, width, channels, heads, group, interval, mode)
+# name: (batch, height, width, channels, heads, group, interval, mode);
+# 64 channels give the DPB a width of 4 (channels // 16)
 CASES = {
-    'sda-exact': (2, 14, 14, 32, 2, 7, 1, 'sda'),
-    'sda-padded': (1, 9, 13, 32, 2, 4, 1, 'sda'),
-    'lda-padded': (2, 13, 17, 32, 4, 4, 2, 'lda'),
-    'one-group': (2, 5, 9, 32, 2, 7, 2, 'lda'),
+    'sda-exact': (2, 14, 14, 64, 2, 7, 1, 'sda'),
+    'sda-padded': (1, 9, 13, 64, 2, 4, 1, 'sda'),
+    'lda-padded': (2, 13, 17, 64, 4, 4, 2, 'lda'),
+    'one-group': (2, 5, 9, 64, 2, 7, 2, 'lda'),
 }
 PATHS = ('train', 'frozen-dpb', 'no-grad', 'inference-mode')
 BACKENDS = {
@@ -100,13 +108,27 @@ def _sdpa_backend(device, backend):
     return sdpa_kernel([getattr(SDPBackend, BACKENDS[backend])])
 
 
-def run_case(device, case, path, backend='default'):
-    """Run one case; return {name: relative error} for the output and
-    every gradient (``x`` and the parameters that train)."""
+def make_attention(case):
+    """The case's LSDAttention, its DPB's Linear layers random of unit
+    scale: at PyTorch's default init the bias varies so little over the
+    offsets that an attention without it would pass the comparison."""
     b, h, w, c, heads, group, interval, mode = CASES[case]
     torch.manual_seed(0)
     attn = LSDAttention(c, heads, group_size=group, interval=interval,
                         mode=mode)
+    with torch.no_grad():
+        for layer in attn.dpb.modules():
+            if isinstance(layer, torch.nn.Linear):
+                layer.weight.normal_()
+                layer.bias.normal_()
+    return attn
+
+
+def run_case(device, case, path, backend='default'):
+    """Run one case; return {name: relative error} for the output and
+    every gradient (``x`` and the parameters that train)."""
+    b, h, w, c, heads, group, interval, mode = CASES[case]
+    attn = make_attention(case)
     attn = attn.to(device).train(path in ('train', 'frozen-dpb'))
     if path == 'frozen-dpb':
         attn.dpb.requires_grad_(False)
@@ -150,8 +172,13 @@ def run_case(device, case, path, backend='default'):
 
 
 def _check(errors, path):
-    bad = {k: v for k, v in errors.items() if not v <= TOL}
-    assert not bad, f'relative errors above {TOL}: {bad}'
+    bad = {
+        k: v
+        for k, v in errors.items()
+        if not v <= (TOL_DPB if k.startswith('grad dpb.') else TOL)
+    }
+    assert not bad, (f'relative errors above {TOL} ({TOL_DPB} for DPB '
+                     f'gradients): {bad}')
     if path == 'train':  # the DPB is trained on this path
         assert sum(k.startswith('grad dpb.') for k in errors) == 14
 
@@ -167,8 +194,7 @@ def test_attention_matches_definition(device, case, path):
 @pytest.mark.parametrize('case', sorted(CASES))
 @pytest.mark.parametrize('backend', sorted(BACKENDS))
 @pytest.mark.cuda
-@pytest.mark.skipif(not torch.cuda.is_available(),
-                    reason=CUDA_MARKS[1].kwargs['reason'])
+@pytest.mark.skipif(not torch.cuda.is_available(), reason=NO_CUDA)
 def test_each_cuda_sdpa_backend_matches_definition(backend, case, path):
     _check(run_case('cuda', case, path, backend), path)
 
@@ -177,9 +203,7 @@ def test_reference_is_not_trivially_equal():
     """The comparison can fail: an attention without the DPB bias, or with
     one more key visible, is far from the reference."""
     b, h, w, c, heads, group, interval, mode = CASES['lda-padded']
-    torch.manual_seed(0)
-    attn = LSDAttention(c, heads, group_size=group, interval=interval,
-                        mode=mode).eval()
+    attn = make_attention('lda-padded').eval()
     x = torch.randn(b, h, w, c)
     params = {n: p.detach().double() for n, p in attn.named_parameters()}
     expected = reference_lsda(x.double(), params, heads, group, interval,
