@@ -39,6 +39,7 @@ from mmengine.model import BaseModule, ModuleList
 
 from mmcrossformer.registry import MODELS
 from ..layers import build_ffn, ffn_forward
+from ..utils.layer_depth import crossformer_layer_depth
 from .base_backbone import ArchBackbone
 
 # Added to the attention bias of padded keys. Finite, so that a group made
@@ -1086,6 +1087,33 @@ class CrossFormer(ArchBackbone):
     def no_weight_decay_keywords(self) -> set:
         """Parameter-name keywords usually excluded from weight decay."""
         return {'dpb'}
+
+    def get_layer_depth(self, param_name: str,
+                        prefix: str = '') -> Tuple[int, int]:
+        """Layer depth of a parameter for layer-wise learning-rate decay
+        (mmpretrain's ``LearningRateDecayOptimWrapperConstructor``).
+
+        Depth 0 is the stem, block ``j`` of stage ``i`` has depth
+        ``sum(depths[:i]) + j + 1``, a patch merging layer the depth of the
+        block before it, and the final norm and every parameter outside
+        ``prefix`` (neck, heads) the top depth ``sum(depths) + 1``; see
+        :func:`~mmcrossformer.models.utils.crossformer_layer_depth`.
+
+        Args:
+            param_name (str): Name in the model, e.g.
+                ``'backbone.stages.0.blocks.1.attn.qkv.weight'``.
+            prefix (str): Prefix of this backbone's parameters in the model,
+                e.g. ``'backbone.'``. Defaults to ``''``.
+
+        Returns:
+            tuple[int, int]: ``(depth, sum(depths) + 2)``.
+
+        Raises:
+            ValueError: For a name under ``prefix`` that is no parameter of
+                this architecture.
+        """
+        return crossformer_layer_depth(param_name,
+                                       self.arch_settings['depths'], prefix)
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
         """Feature maps of the selected stages.

@@ -1,0 +1,4 @@
+"""Helpers shared by the backbones that are not modules themselves."""
+from .layer_depth import crossformer_layer_depth, crossvit_layer_depth
+
+__all__ = ['crossformer_layer_depth', 'crossvit_layer_depth']
