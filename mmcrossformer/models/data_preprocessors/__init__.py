@@ -5,7 +5,7 @@ mmdet and mmseg stack the images of a batch into one tensor, zero-padded at
 the bottom / right (mmdet also to a multiple of 32 for a single image). A
 backbone only receives that tensor, so it cannot tell image from padding.
 ``ValidSizeDetDataPreprocessor`` (mmdet's ``DetDataPreprocessor``) and
-``ValidSizeSegDataPreprocessor`` (mmseg's ``SegDataPreprocessor``) record
+``ValidSizeSegDataPreprocessor`` (mmseg's ``SegDataPreProcessor``) record
 each image's (h, w) before padding and attach the list to the batch tensor
 (:func:`attach_valid_sizes`); :class:`~mmcrossformer.models.CrossViT` in
 dense mode reads it (:func:`get_valid_sizes`) and masks the padded tokens

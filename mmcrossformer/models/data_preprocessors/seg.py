@@ -1,16 +1,16 @@
-"""mmseg's ``SegDataPreprocessor`` that records each image's size (imports
+"""mmseg's ``SegDataPreProcessor`` that records each image's size (imports
 mmseg)."""
-from mmseg.models.data_preprocessor import SegDataPreprocessor
+from mmseg.models.data_preprocessor import SegDataPreProcessor
 
 from . import attach_valid_sizes, image_sizes
 
 
-class ValidSizeSegDataPreprocessor(SegDataPreprocessor):
-    """``SegDataPreprocessor`` that attaches each image's (h, w) before
+class ValidSizeSegDataPreprocessor(SegDataPreProcessor):
+    """``SegDataPreProcessor`` that attaches each image's (h, w) before
     padding (to ``size`` / ``size_divisor`` while training) to the batch
     tensor (see :mod:`..data_preprocessors`).
 
-    Same arguments as mmseg's ``SegDataPreprocessor``.
+    Same arguments as mmseg's ``SegDataPreProcessor``.
 
     Raises:
         ValueError: If ``batch_augments`` are given: they may resize the
