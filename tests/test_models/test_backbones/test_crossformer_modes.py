@@ -12,22 +12,7 @@ from mmengine.logging import MMLogger
 
 from mmcrossformer.models import CrossFormer
 from mmcrossformer.models.backbones import crossformer as cf
-
-TINY = dict(
-    embed_dims=32,
-    depths=[1, 2, 3, 2],
-    num_heads=[1, 2, 4, 8],
-    group_size=[4, 4, 4, 4],
-    interval=[4, 2, 2, 1],
-    use_acl=True)
-
-
-def tiny(**kwargs):
-    kwargs.setdefault('arch', copy.deepcopy(TINY))
-    model = CrossFormer(**kwargs)
-    model.init_weights()
-    return model
-
+from test_crossformer import tiny
 
 def clear_table_caches():
     cf._cached_relative_position_tables.cache_clear()
