@@ -42,8 +42,8 @@ def parse_args():
         'tta_model (ADE20K configs: the official multi-scale test, ratios '
         '0.5-1.75 of (2048, 512) aligned to 32, no flip: the papers\' '
         '"MS IoU"; COCO configs: mmdet\'s DetTTAModel, 3 scales x '
-        '{no flip, flip}, boxes merged by class-wise NMS; Mask R-CNN: box '
-        'AP only, DetTTAModel does not merge masks)')
+        '{no flip, flip}, boxes merged by class-wise NMS; Mask R-CNN: boxes '
+        'only, as mmdet\'s DetTTAModel does not merge masks)')
     parser.add_argument(
         '--flip',
         action='store_true',
@@ -111,20 +111,29 @@ def add_flip(tta_pipeline: list) -> None:
     ])
 
 
-def box_metrics_only(cfg) -> None:
-    """Evaluate boxes only under mmdet's ``DetTTAModel`` (in place).
+def det_tta_boxes_only(cfg) -> None:
+    """Test the box branch only under mmdet's ``DetTTAModel`` (in place).
 
     mmdet 3.3's ``DetTTAModel`` merges the boxes, scores and labels of the
-    views (boxes flipped back, class-wise NMS) and drops everything else:
-    the merged predictions of Mask R-CNN carry no masks, so ``'segm'`` is
-    removed from the metrics of every ``CocoMetric`` in ``test_evaluator``
-    (with a warning).
+    views (boxes flipped back, class-wise NMS) and refuses predictions that
+    carry masks (``AssertionError: TTA of instance segmentation does not
+    support now``). For a model whose ``roi_head`` has a mask head (Mask
+    R-CNN), the mask head and its RoI extractor are left out of the tested
+    model (their weights in the checkpoint go unused; mmengine lists them as
+    unexpected keys) and ``'segm'`` is removed from the metrics of every
+    ``CocoMetric`` in ``test_evaluator``; a warning says so.
 
     Raises:
         ValueError: If a ``CocoMetric`` asks for ``'segm'`` only.
     """
     if str(cfg.tta_model.get('type', '')).split('.')[-1] != 'DetTTAModel':
         return
+    dropped = []
+    roi_head = cfg.model.get('roi_head') or {}
+    if roi_head.get('mask_head') is not None:
+        roi_head.mask_head = None
+        roi_head.mask_roi_extractor = None
+        dropped.append('the mask head')
     evaluators = cfg.test_evaluator if isinstance(
         cfg.test_evaluator, (list, tuple)) else [cfg.test_evaluator]
     for evaluator in evaluators:
@@ -138,12 +147,13 @@ def box_metrics_only(cfg) -> None:
         if not kept:
             raise ValueError(
                 f'--tta: CocoMetric metric={metrics!r} evaluates masks only, '
-                f'but mmdet\'s DetTTAModel merges boxes only (no masks)')
+                f'but mmdet\'s DetTTAModel merges boxes only')
         evaluator.metric = kept
+        dropped.append(f'\'segm\' (CocoMetric metric={kept!r})')
+    if dropped:
         print_log(
-            f'--tta: mmdet\'s DetTTAModel merges boxes only and drops the '
-            f'masks of the views, so \'segm\' is not evaluated; CocoMetric '
-            f'metric={kept!r}',
+            f'--tta: mmdet\'s DetTTAModel merges boxes only (no masks); left '
+            f'out: {" and ".join(dropped)}',
             logger='current',
             level=logging.WARNING)
 
@@ -178,10 +188,10 @@ def main():
                              f'{args.config}')
         if args.flip:
             add_flip(cfg.tta_pipeline)
+        det_tta_boxes_only(cfg)
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
-        box_metrics_only(cfg)
 
     if args.out is not None:
         if not args.out.endswith(('.pkl', '.pickle')):

@@ -49,8 +49,9 @@ custom_hooks = [dict(type='mmcrossformer.RandomStateHook')]
 # DetTTAModel with mmdet's RetinaNet TTA settings: 3 scales x {no flip,
 # flip}, the views' boxes mapped back to the image, merged by class-wise NMS
 # (IoU 0.5), 100 per image.
-# DetTTAModel (mmdet 3.3) merges boxes only: the views' masks are dropped,
-# and tools/test.py --tta evaluates box AP only (segm is left out, logged).
+# DetTTAModel (mmdet 3.3) merges boxes only and refuses predictions with
+# masks, so tools/test.py --tta tests the box branch: the mask head is left
+# out and box AP only is evaluated (logged).
 tta_model = dict(
     type='DetTTAModel',
     tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
