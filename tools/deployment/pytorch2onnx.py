@@ -268,7 +268,7 @@ def export_onnx(module: nn.Module,
     opset = opset or DEFAULT_OPSET[exporter]
     os.makedirs(osp.dirname(osp.abspath(out)), exist_ok=True)
     start = time.perf_counter()
-    info = dict(exporter=exporter, opset=opset)
+    info = dict(exporter=exporter, opset=opset, shape=tuple(inputs.shape))
     if exporter == 'torchscript':
         _export_torchscript(module, inputs, out, names, dynamic, opset)
     else:
@@ -348,13 +348,24 @@ def _export_dynamo(module, inputs, out, names, dynamic, opset) -> Dict:
 
 class _InputShape:
     """Stands for the input tensor in torch.export's guard expressions,
-    which read ``L['input'].size()[axis]``."""
+    which read ``L['<forward argument>'].size()[axis]``."""
 
     def __init__(self, shape):
         self.shape = tuple(shape)
 
     def size(self, dim=None):
         return self.shape if dim is None else self.shape[dim]
+
+
+class _AnyInput(dict):
+    """``L[name]`` for the one input, whatever the argument is called."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.input = _InputShape(shape)
+
+    def __getitem__(self, name):
+        return self.input
 
 
 def failed_guards(guards: Sequence[str],
@@ -370,7 +381,7 @@ def failed_guards(guards: Sequence[str],
     the export size took and returns wrong results (or fails on a shape).
     A guard that cannot be evaluated here counts as violated.
     """
-    scope = {'L': {'input': _InputShape(shape)}, '__builtins__': {},
+    scope = {'L': _AnyInput(shape), '__builtins__': {},
              'min': min, 'max': max, 'abs': abs}
     failed = []
     for guard in guards:
@@ -476,6 +487,62 @@ def max_abs_diff(expected: Sequence[torch.Tensor],
     return worst
 
 
+def check_onnx(module: nn.Module,
+               path: str,
+               inputs: torch.Tensor,
+               info: Optional[Dict] = None,
+               atol: float = 1e-4,
+               repeat: int = 0) -> Dict:
+    """Run an exported file in onnxruntime and compare with PyTorch.
+
+    Args:
+        module (nn.Module): The exported module (tuple of tensors out).
+        path (str): Its ONNX file.
+        inputs (Tensor): Images (B, 3, H, W).
+        info (dict, optional): What :func:`export_onnx` returned; with the
+            ``guards`` of a dynamic export the size is checked first.
+        atol (float): Largest max |diff| accepted. Defaults to 1e-4.
+        repeat (int): Also time this many runs of each (seconds per run).
+
+    Returns:
+        dict: ``shape`` (H, W), ``file``, ``max_abs_diff``, ``ort_seconds``
+        and ``torch_seconds`` (NaN without ``repeat``).
+
+    Raises:
+        ExportError: If the size violates a guard of the dynamic export (the
+            graph would run a branch the model does not take at this size),
+            an output's number or shape differs, or max |diff| > ``atol``.
+    """
+    hw = tuple(inputs.shape[2:])
+    guards = (info or {}).get('guards')
+    if guards:
+        failed = failed_guards(guards, tuple(inputs.shape))
+        if failed:
+            h, w = info['shape'][2:]
+            raise ExportError(
+                f'The dynamic graph exported at {h}x{w} is not valid at '
+                f'{hw[0]}x{hw[1]}: the model branches in Python on the '
+                f'input size and takes another branch there ({len(failed)} '
+                f'of {len(guards)} torch.export guards fail, e.g. '
+                f'{failed[0]}). Export at a size that takes the same '
+                f'branches, or statically per size.')
+    with torch.no_grad():
+        expected = _flatten(module(inputs))
+    actual, ort_seconds = run_onnxruntime(path, inputs, repeat)
+    diff = max_abs_diff(expected, actual)
+    if not diff <= atol:
+        raise ExportError(
+            f'onnxruntime differs from PyTorch at {hw[0]}x{hw[1]} by max '
+            f'|diff| = {diff:.3g} > {atol:g} ({path})')
+    return dict(
+        shape=hw,
+        file=path,
+        max_abs_diff=diff,
+        ort_seconds=ort_seconds,
+        torch_seconds=_time_torch(module, inputs, repeat)
+        if repeat else float('nan'))
+
+
 def _time_torch(module, inputs, repeat):
     with torch.no_grad():
         module(inputs)
@@ -483,6 +550,28 @@ def _time_torch(module, inputs, repeat):
         for _ in range(repeat):
             module(inputs)
     return (time.perf_counter() - start) / repeat
+
+
+def _write_guards(out: str, shape, batch: int, names, info: Dict) -> None:
+    """``<out>.json`` beside a dynamic export: names, export size, the
+    simple size ranges and every torch.export guard on the input size (see
+    :func:`failed_guards`), for deployments that feed other sizes."""
+    import json
+    meta = dict(
+        exporter=info['exporter'],
+        opset=info['opset'],
+        input_names=['input'],
+        output_names=list(names),
+        export_shape=[batch, 3, *shape],
+        dynamic_axes={'input': {0: 'batch (static here)', 2: 'height',
+                                3: 'width'}},
+        ranges={k: [lo, hi] for k, (lo, hi) in info['ranges'].items()},
+        guards=info['guards'],
+        note='The graph is valid for input sizes that satisfy every guard '
+        "(Python expressions over L['input'].size()); onnxruntime does "
+        'not check them.')
+    with open(osp.splitext(out)[0] + '.json', 'w') as f:
+        json.dump(meta, f, indent=1)
 
 
 def pytorch2onnx(config,
@@ -525,7 +614,9 @@ def pytorch2onnx(config,
         seed (int): Seed of the random example images.
 
     Returns:
-        dict: ``out``, ``names``, ``export`` (see :func:`export_onnx`) and
+        dict: ``out``, ``names``, ``kind``, ``export`` (see
+        :func:`export_onnx`; a dynamic export also writes ``<out>.json``
+        with its guards) and
         ``checks``: one dict per verified size with ``shape``, ``file``,
         ``max_abs_diff``, ``ort_seconds``, ``torch_seconds``.
 
@@ -556,6 +647,8 @@ def pytorch2onnx(config,
         outputs = module(example)  # also checks that the size is valid
     names = output_names(kind, outputs, model)
     info = export_onnx(module, example, out, names, dynamic, exporter, opset)
+    if dynamic:
+        _write_guards(out, shape, batch, names, info)
     checks = []
     for hw in verify_shapes:
         path = out
@@ -565,30 +658,7 @@ def pytorch2onnx(config,
             export_onnx(module, x, path, names, False, exporter, opset)
         else:
             x = example if hw == shape else images(hw)
-        if dynamic and 'guards' in info:
-            failed = failed_guards(info['guards'], (batch, 3, *hw))
-            if failed:
-                raise ExportError(
-                    f'The dynamic graph exported at {shape[0]}x{shape[1]} '
-                    f'is not valid at {hw[0]}x{hw[1]}: the model branches '
-                    f'in Python on the input size and takes another branch '
-                    f'there ({len(failed)} of {len(info["guards"])} '
-                    f'torch.export guards fail, e.g. {failed[0]}). Export '
-                    f'at a size that takes the same branches, or statically '
-                    f'per size.')
-        with torch.no_grad():
-            expected = _flatten(module(x))
-        actual, ort_seconds = run_onnxruntime(path, x, repeat)
-        diff = max_abs_diff(expected, actual)
-        checks.append(
-            dict(shape=hw, file=path, max_abs_diff=diff,
-                 ort_seconds=ort_seconds,
-                 torch_seconds=_time_torch(module, x, repeat)
-                 if repeat else float('nan')))
-        if not diff <= atol:
-            raise ExportError(
-                f'onnxruntime differs from PyTorch at {hw[0]}x{hw[1]} by '
-                f'max |diff| = {diff:.3g} > {atol:g} ({path})')
+        checks.append(check_onnx(module, path, x, info, atol, repeat))
     return dict(out=out, names=names, export=info, checks=checks,
                 kind=kind)
 
@@ -652,9 +722,12 @@ def main(argv=None):
           f'exporter, opset {info["opset"]}, {info["seconds"]:.1f} s); '
           f'outputs: {", ".join(result["names"])}')
     if 'ranges' in info:
-        print('Dynamic input sizes valid for: ' + ', '.join(
+        print('Dynamic height / width: ' + ', '.join(
             f'{k} in [{lo}, {"inf" if hi is None else hi}]'
-            for k, (lo, hi) in info['ranges'].items()))
+            for k, (lo, hi) in info['ranges'].items()) +
+              f', and {len(info["guards"])} conditions on the input size '
+              f'that the graph assumes (torch.export guards), written to '
+              f'{osp.splitext(result["out"])[0]}.json')
     for check in result['checks']:
         h, w = check['shape']
         line = (f'{h}x{w}: max |onnxruntime - PyTorch| = '

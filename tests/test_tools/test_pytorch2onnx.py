@@ -1,0 +1,181 @@
+"""tools/deployment/pytorch2onnx.py: onnxruntime (CPU) against PyTorch.
+
+Fast tests export statically with the tracer (seconds per model) at two
+sizes: the CrossFormer++-S and CrossViT-15-dagger classifiers, and the
+tensor-mode outputs of a RetinaNet with a small CrossFormer. The dynamo
+exporter's symbolic-shape tracing takes minutes for a whole backbone on a
+2-core CPU, so the fast dynamic test exports CrossFormer's stem with one SDA
+and one LDA block (the backbone's padding code); the whole CrossFormer++-S
+and CrossViT-15-dagger dynamic exports are marked slow. The second size of
+each dynamic check needs other padding than the export size (stem, group
+grids), so a graph with a frozen padding decision would fail it.
+"""
+import json
+import os.path as osp
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import CONFIGS, TOOLS
+
+sys.path.insert(0, osp.join(TOOLS, 'deployment'))
+import pytorch2onnx as tool  # noqa: E402
+
+CLS_PP_S = osp.join(CONFIGS, 'crossformerpp_s_in1k.py')
+CLS_CROSSVIT = osp.join(CONFIGS, 'crossvit_15_dagger_in1k.py')
+# CrossFormer++-S widths, heads, group sizes and intervals, 2-2-1-1 blocks
+SMALL_PP = {
+    'model.backbone.arch':
+    dict(_delete_=True, embed_dims=64, depths=[2, 2, 1, 1],
+         num_heads=[2, 4, 8, 16], group_size=[4, 4, 14, 7],
+         interval=[4, 2, 1, 1], use_acl=True)
+}
+# a small CrossFormer for the detector's neck and head outputs
+TINY_DENSE = {
+    'model.backbone.arch':
+    dict(_delete_=True, embed_dims=32, depths=[1, 1, 1, 1],
+         num_heads=[1, 2, 4, 8], group_size=[7, 7, 7, 7],
+         interval=[8, 4, 2, 1]),
+    'model.neck.in_channels': [32, 64, 128, 256],
+}
+
+
+def onnx_input_dims(path):
+    import onnx
+    model = onnx.load(path, load_external_data=False)
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    return [d.dim_param or d.dim_value for d in dims]
+
+
+def test_crossformerpp_s_classifier_two_sizes(tmp_path, capsys):
+    out = str(tmp_path / 'pp_s.onnx')
+    # 64x96: no padding in the stem; 72x100: stem and group padding
+    assert tool.main([CLS_PP_S, '--shape', '64', '96', '--out', out,
+                      '--verify-shape', '72', '100']) == 0
+    printed = capsys.readouterr().out
+    assert 'classifier, torchscript exporter, opset 17' in printed
+    assert '64x96: max |onnxruntime - PyTorch|' in printed
+    assert '72x100: max |onnxruntime - PyTorch|' in printed
+    assert onnx_input_dims(out) == [1, 3, 64, 96]  # static
+    assert osp.isfile(str(tmp_path / 'pp_s_72x100.onnx'))
+
+
+def test_crossvit_15_dagger_classifier_two_sizes(tmp_path):
+    result = tool.pytorch2onnx(
+        CLS_CROSSVIT, shape=(96, 128), out=str(tmp_path / 'cv.onnx'),
+        verify_shapes=[(112, 80)])
+    assert result['names'] == ['output']
+    diffs = [c['max_abs_diff'] for c in result['checks']]
+    assert [c['shape'] for c in result['checks']] == [(96, 128), (112, 80)]
+    assert all(d <= 1e-4 for d in diffs), diffs
+    print('CrossViT-15-dagger classifier max |diff|:', diffs)
+
+
+def test_retinanet_tensor_outputs(tmp_path):
+    result = tool.pytorch2onnx(
+        osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco.py'),
+        shape=(96, 128), out=str(tmp_path / 'det.onnx'),
+        verify_shapes=[(96, 128)], cfg_options=TINY_DENSE)
+    assert result['names'] == [f'{kind}_{level}'
+                               for kind in ('cls_score', 'bbox_pred')
+                               for level in range(5)]
+    assert result['checks'][0]['max_abs_diff'] <= 1e-4
+
+
+class _Stage(torch.nn.Module):
+    """CrossFormer's stem (CEL, stride 4) and one SDA and one LDA block
+    (group 4, interval 4, with an ACL): the padding logic of the backbone
+    in a graph that the dynamo exporter handles in seconds."""
+
+    def __init__(self):
+        super().__init__()
+        from mmcrossformer.models.backbones.crossformer import (
+            CrossFormerBlock, CrossScaleEmbedding)
+        self.stem = CrossScaleEmbedding(3, 32, (4, 8, 16, 32), stride=4)
+        self.sda = CrossFormerBlock(32, 2, 4, 4, 'sda')
+        self.lda = CrossFormerBlock(32, 2, 4, 4, 'lda', use_acl=True)
+
+    def forward(self, input):
+        x = self.lda(self.sda(self.stem(input.permute(0, 2, 3, 1))))
+        return (x.permute(0, 3, 1, 2), )
+
+
+def test_dynamic_export_one_graph_for_two_paddings(tmp_path):
+    torch.manual_seed(0)
+    module = _Stage().eval()
+    out = str(tmp_path / 'stage.onnx')
+    # 128x128: nothing padded (32x32 map: 4x4 SDA and 16x16 LDA grids fit)
+    info = tool.export_onnx(module, torch.randn(1, 3, 128, 128), out,
+                            ['feat'], dynamic=True)
+    assert info['exporter'] == 'dynamo'
+    assert onnx_input_dims(out) == [1, 3, 'height', 'width']
+    # 100x150: stem, SDA and LDA padding, through the same graph
+    for hw in [(128, 128), (100, 150)]:
+        check = tool.check_onnx(module, out, torch.randn(1, 3, *hw), info)
+        assert check['file'] == out and check['max_abs_diff'] <= 1e-4
+    # 16x40: a 4x10 map is one group (min side <= group size), a branch
+    # the export size did not take: the guards say so, and the graph is
+    # indeed wrong there
+    x = torch.randn(1, 3, 16, 40)
+    assert tool.failed_guards(info['guards'], tuple(x.shape))
+    with pytest.raises(tool.ExportError, match='not valid at 16x40'):
+        tool.check_onnx(module, out, x, info)
+    with torch.no_grad():
+        expected = module(x)[0].numpy()
+    try:
+        actual = tool.run_onnxruntime(out, x)[0][0]
+        assert actual.shape != expected.shape or \
+            np.abs(actual - expected).max() > 1e-3
+    except Exception as err:  # onnxruntime may also fail on a shape
+        assert 'ONNXRuntimeError' in str(err), err
+
+
+def test_tracer_refuses_a_dynamic_export(tmp_path):
+    with pytest.raises(tool.ExportError, match='TracerWarning.*dynamo'):
+        tool.pytorch2onnx(
+            CLS_PP_S, shape=(64, 64), out=str(tmp_path / 'x.onnx'),
+            dynamic=True, backbone_only=True, exporter='torchscript',
+            cfg_options=SMALL_PP)
+
+
+def test_two_stage_detector_and_bad_input(tmp_path):
+    with pytest.raises(tool.ExportError, match='two-stage.*--backbone-only'):
+        tool.pytorch2onnx(
+            osp.join(CONFIGS, 'mask_rcnn_crossformerpp_s_coco.py'),
+            shape=(64, 64), out=str(tmp_path / 'x.onnx'))
+    with pytest.raises(ValueError, match=r'--shape must be .*\(0, 64\)'):
+        tool.pytorch2onnx(CLS_PP_S, shape=(0, 64))
+    with pytest.raises(ValueError, match='exporter must be one of'):
+        tool.export_onnx(torch.nn.Identity(), torch.zeros(1), 'x.onnx',
+                         ['output'], exporter='jit')
+    # too small for the network: the model's own message, before exporting
+    with pytest.raises(ValueError, match='smaller than the network'):
+        tool.pytorch2onnx(CLS_PP_S, shape=(16, 64),
+                          out=str(tmp_path / 'x.onnx'),
+                          cfg_options=SMALL_PP)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('config,shape,second,outside', [
+    (CLS_PP_S, (128, 128), (100, 150), (256, 256)),
+    (CLS_CROSSVIT, (96, 128), (112, 80), None),
+])
+def test_full_size_dynamic_backbones(tmp_path, config, shape, second,
+                                     outside):
+    """CrossFormer++-S and CrossViT-15-dagger backbones, one dynamic graph
+    at two sizes (minutes each on a 2-core CPU)."""
+    out = str(tmp_path / 'bb.onnx')
+    result = tool.pytorch2onnx(
+        config, shape=shape, out=out, dynamic=True, backbone_only=True,
+        verify_shapes=[second])
+    diffs = [c['max_abs_diff'] for c in result['checks']]
+    print(osp.basename(config), 'dynamic backbone max |diff|:', diffs,
+          'export s:', result['export']['seconds'])
+    assert [c['file'] for c in result['checks']] == [out, out]
+    assert all(d <= 1e-4 for d in diffs)
+    saved = json.load(open(str(tmp_path / 'bb.json')))
+    assert saved['guards'] == result['export']['guards']
+    if outside:  # pp-s: stage 3's 16x16 map exceeds its group size 14
+        assert tool.failed_guards(saved['guards'], (1, 3, *outside))
