@@ -147,3 +147,31 @@ def test_resume_repeats_the_uninterrupted_run(demo_coco, tmp_path):
     assert 'holds no random states' in out, out[-3000:]
     assert 'restart from the seed' in out
     assert _max_diff(a, _weights(osp.join(old, 'epoch_2.pth'))) > 0
+
+
+def test_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
+    import random
+
+    import numpy as np
+
+    from mmcrossformer.engine.hooks import (capture_random_states,
+                                            restore_random_states)
+    states = capture_random_states()
+    first = (torch.rand(4), np.random.rand(3), random.random())
+    torch.save({'random_states': states}, tmp_path / 'ckpt.pth')
+    loaded = torch.load(tmp_path / 'ckpt.pth', weights_only=True)
+    assert restore_random_states(loaded['random_states'])[:3] == [
+        'torch', 'numpy', 'random'
+    ]
+    again = (torch.rand(4), np.random.rand(3), random.random())
+    assert torch.equal(first[0], again[0])
+    assert np.array_equal(first[1], again[1]) and first[2] == again[2]
+
+
+def test_incomplete_states_are_refused():
+    from mmcrossformer.engine.hooks import (capture_random_states,
+                                            restore_random_states)
+    states = capture_random_states()
+    del states['numpy']
+    with pytest.raises(ValueError, match=r"lack \['numpy'\]"):
+        restore_random_states(states)
