@@ -1,6 +1,7 @@
 # CrossFormer++-S, ImageNet-1K fine-tuning with layer-wise learning-rate decay
 # (LLRD), e.g. from a self-supervised or a 22K pre-trained backbone:
-#   python tools/train.py configs/finetune/crossformerpp_s_in1k_finetune_llrd.py \
+#   python tools/train.py \
+#       configs/finetune/crossformerpp_s_in1k_finetune_llrd.py \
 #       --cfg-options model.backbone.init_cfg.checkpoint=PRETRAINED.pth
 #
 # No official CrossFormer / CrossFormer++ recipe uses LLRD (the official

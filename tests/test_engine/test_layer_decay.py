@@ -57,8 +57,8 @@ def crossvit_depths(model):
     span = max(len(layers) for layers in backbone.encoders[0].branches)
     for k, encoder in enumerate(backbone.encoders):
         for layers in encoder.branches:
-            for l, layer in enumerate(layers):
-                depths.update({id(p): k * span + l + 1
+            for pos, layer in enumerate(layers):
+                depths.update({id(p): k * span + pos + 1
                                for p in layer.parameters()})
         if encoder.fusions is not None:  # with the encoder's last layers
             depths.update({id(p): (k + 1) * span

@@ -149,22 +149,25 @@ class _TensorOutputs(nn.Module):
         self.module = module
         self.call = call
 
-    def forward(self, input: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    def nested(self, input: torch.Tensor):
+        """The module's outputs as it returns them (lists per level)."""
         if self.call == 'backbone':
-            outputs = self.module(input)
-        else:
-            outputs = self.module(input, None, mode='tensor')
-        return tuple(_flatten(outputs))
+            return self.module(input)
+        return self.module(input, None, mode='tensor')
+
+    def forward(self, input: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+        return tuple(_flatten(self.nested(input)))
 
 
 def export_module(model: nn.Module, scope: str,
-                  backbone_only: bool = False
-                  ) -> Tuple[nn.Module, List[str]]:
-    """The module to export and its output names (before knowing their
-    number, a name pattern is filled in by :func:`output_names`).
+                  backbone_only: bool = False) -> Tuple[nn.Module, str]:
+    """The module to export (images in, a flat tuple of tensors out) and
+    what it is: ``'classifier'``, ``'detector'``, ``'segmentor'`` or
+    ``'backbone'``.
 
     Raises:
-        ExportError: For a two-stage detector without ``backbone_only``.
+        ExportError: For a two-stage detector without ``backbone_only``, or
+            ``backbone_only`` on a model without a backbone.
     """
     if backbone_only:
         if not isinstance(getattr(model, 'backbone', None), nn.Module):
@@ -183,21 +186,21 @@ def export_module(model: nn.Module, scope: str,
     return _TensorOutputs(model, 'tensor').eval(), kind
 
 
-def output_names(kind: str, outputs: Sequence[torch.Tensor],
-                 model: nn.Module) -> List[str]:
-    """ONNX output names: ``output`` (classifier, segmentor),
-    ``cls_score_<l>`` / ``bbox_pred_<l>`` (detector heads with these two
-    outputs per level, else ``head<j>_<l>``), ``feat_<i>`` (backbone;
-    ``feat_<i>_<b>`` for CrossViT's per-branch maps)."""
-    n = len(outputs)
+def output_names(kind: str, nested, model: nn.Module) -> List[str]:
+    """ONNX output names from the module's nested outputs: ``output``
+    (classifier, segmentor); for a detector one name per head output and
+    level, ``cls_score_<l>`` / ``bbox_pred_<l>`` for a head with these two
+    outputs (RetinaNet), else ``head<j>_<l>``; ``feat_<i>`` for a backbone
+    (``feat_<i>_<b>`` for CrossViT's per-branch maps)."""
+    n = len(_flatten(nested))
     if kind in ('classifier', 'segmentor'):
         return ['output'] if n == 1 else [f'output_{i}' for i in range(n)]
-    if kind == 'detector':
-        groups = ('cls_score', 'bbox_pred') if n % 2 == 0 else None
-        per = n // 2 if groups else n
-        if groups:
-            return [f'{g}_{l}' for g in groups for l in range(per)]
-        return [f'head0_{l}' for l in range(n)]
+    if kind == 'detector' and not isinstance(nested, torch.Tensor):
+        groups = [len(_flatten(g)) for g in nested]
+        prefixes = ['cls_score', 'bbox_pred'] if len(groups) == 2 else [
+            f'head{j}' for j in range(len(groups))]
+        return [f'{p}_{lvl}' for p, count in zip(prefixes, groups)
+                for lvl in range(count)]
     backbone = model.backbone
     branches = getattr(backbone, 'num_branches', None)
     indices = getattr(backbone, 'out_indices', range(n))
@@ -296,8 +299,17 @@ def _export_torchscript(module, inputs, out, names, dynamic, opset):
                 if dynamic else None,
                 do_constant_folding=True)
         except Exception as err:  # noqa: BLE001  (re-raised with context)
+            hint = ''
+            if 'adaptive_avg_pool2d' in str(err):
+                hint = (' (The tracer exports adaptive average pooling only '
+                        'when the output size divides the input size, e.g. '
+                        'for UPerNet\'s pyramid pooling at scales 1, 2, 3, '
+                        '6 the stride-32 map must be a multiple of 6 on '
+                        'both sides: choose --shape accordingly, or try '
+                        '--exporter dynamo.)')
             raise ExportError(f'torch.onnx.export(dynamo=False) failed: '
-                              f'{type(err).__name__}: {err}') from err
+                              f'{type(err).__name__}: {str(err)[:2000]}'
+                              f'{hint}') from err
     frozen = sorted({
         f'{osp.basename(w.filename)}:{w.lineno}'
         for w in caught if issubclass(w.category, torch.jit.TracerWarning)
@@ -644,8 +656,8 @@ def pytorch2onnx(config,
 
     example = images(shape)
     with torch.no_grad():
-        outputs = module(example)  # also checks that the size is valid
-    names = output_names(kind, outputs, model)
+        nested = module.nested(example)  # also checks that the size is valid
+    names = output_names(kind, nested, model)
     info = export_onnx(module, example, out, names, dynamic, exporter, opset)
     if dynamic:
         _write_guards(out, shape, batch, names, info)
