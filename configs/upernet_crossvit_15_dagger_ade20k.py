@@ -2,9 +2,10 @@
 # CrossViT has no official segmentation recipe; this one follows the UPerNet
 # recipe of the CrossFormer configs: 512x512 crops, AdamW lr 6e-5, betas
 # (0.9, 0.999), weight decay 0.01 (none on parameters whose name contains
-# 'norm', the CrossFormer rule, and on CLS tokens and position embeddings), 1500-iteration linear warm-up from 1e-6x, then poly
-# decay (power 1) over 160k iterations, auxiliary FCN head on the stride-16
-# level (loss weight 0.4), 16 images per batch in total (8 GPUs x 2).
+# 'norm', the CrossFormer rule, and on CLS tokens and position embeddings),
+# 1500-iteration linear warm-up from 1e-6x, then poly decay (power 1) over
+# 160k iterations, auxiliary FCN head on the stride-16 level (loss weight
+# 0.4), 16 images per batch in total (8 GPUs x 2).
 # The backbone runs in dense mode (mmcrossformer.CrossViT, dense_strides):
 # the small branch (12-pixel patches) sees the input at 1.5x, so its tokens
 # have stride 8 input pixels, the large branch (16-pixel patches) stride 16;
