@@ -43,6 +43,7 @@ and the much faster tracer for a static export. See docs/en/deployment.md.
 """
 import argparse
 import importlib
+import math
 import os
 import os.path as osp
 import sys
@@ -393,8 +394,9 @@ def failed_guards(guards: Sequence[str],
     the export size took and returns wrong results (or fails on a shape).
     A guard that cannot be evaluated here counts as violated.
     """
-    scope = {'L': _AnyInput(shape), '__builtins__': {},
-             'min': min, 'max': max, 'abs': abs}
+    scope = {'L': _AnyInput(shape), '__builtins__': {}, 'math': math,
+             'torch': torch, 'min': min, 'max': max, 'abs': abs, 'int': int,
+             'float': float, 'round': round, 'bool': bool}
     failed = []
     for guard in guards:
         try:
@@ -586,6 +588,30 @@ def _write_guards(out: str, shape, batch: int, names, info: Dict) -> None:
         json.dump(meta, f, indent=1)
 
 
+def _check_neighbours(info: Dict, batch: int, shape, out: str) -> None:
+    """Sets ``info['restricted']`` to the sizes one pixel away from the
+    export size that the dynamic graph does not serve, and warns when there
+    are any: the model then branches on the exact size (e.g. "pad only if
+    the size is not a multiple of the patch"), and the graph serves only a
+    lattice of sizes."""
+    import warnings
+    h, w = shape
+    near = [(h - 1, w), (h + 1, w), (h, w - 1), (h, w + 1)]
+    bad = [(a, b) for a, b in near
+           if min(a, b) > 0 and failed_guards(info['guards'],
+                                              (batch, 3, a, b))]
+    info['restricted'] = bad
+    if bad:
+        example = failed_guards(info['guards'], (batch, 3, *bad[0]))[0]
+        warnings.warn(
+            f'The dynamic graph does not serve sizes next to the export size '
+            f'{h}x{w} (' + ', '.join(f'{a}x{b}' for a, b in bad) + '): the '
+            f'model branches in Python on the exact input size (e.g. '
+            f'{example}), so the graph is valid only for the sizes that '
+            f'satisfy every guard in {osp.splitext(out)[0]}.json. For other '
+            f'sizes export statically, once per size.')
+
+
 def pytorch2onnx(config,
                  checkpoint: Optional[str] = None,
                  shape: Sequence[int] = (224, 224),
@@ -661,6 +687,7 @@ def pytorch2onnx(config,
     info = export_onnx(module, example, out, names, dynamic, exporter, opset)
     if dynamic:
         _write_guards(out, shape, batch, names, info)
+        _check_neighbours(info, batch, shape, out)
     checks = []
     for hw in verify_shapes:
         path = out
@@ -740,6 +767,12 @@ def main(argv=None):
               f', and {len(info["guards"])} conditions on the input size '
               f'that the graph assumes (torch.export guards), written to '
               f'{osp.splitext(result["out"])[0]}.json')
+    if info.get('restricted'):
+        print('Note: the dynamic graph does not serve sizes next to the '
+              'export size (' + ', '.join(f'{a}x{b}' for a, b in
+                                          info['restricted']) +
+              '): the model branches on the exact input size; export '
+              'statically for sizes that fail its guards.')
     for check in result['checks']:
         h, w = check['shape']
         line = (f'{h}x{w}: max |onnxruntime - PyTorch| = '
