@@ -59,3 +59,19 @@ def run_tool(script, *args, cwd=REPO, timeout=1800):
         raise AssertionError(f'{script} failed ({proc.returncode}):\n'
                              f'{proc.stdout[-6000:]}')
     return proc.stdout
+
+
+def losses_of(out):
+    """The total losses that mmengine's logger printed, in order."""
+    import re
+    losses = [float(x) for x in re.findall(r' loss: ([0-9.]+)', out)]
+    assert losses and all(x == x for x in losses), out[-3000:]
+    return losses
+
+
+def assert_learns(losses, first=4, last=4, ratio=0.8):
+    """The mean of the last iterations' losses is at most ``ratio`` times
+    the mean of the first ones (with lr = 0 it stays at about 1)."""
+    head = sum(losses[:first]) / first
+    tail = sum(losses[-last:]) / last
+    assert tail <= ratio * head, (head, tail, losses)

@@ -14,7 +14,8 @@ import sys
 
 import pytest
 
-from conftest import CONFIGS, REPO, TOOLS, run_tool
+from conftest import (CONFIGS, REPO, TOOLS, assert_learns, losses_of,
+                      run_tool)
 
 # one fixed batch (the first two images, no flipping)
 COMMON = ['randomness.seed=0', 'default_hooks.logger.interval=1',
@@ -70,18 +71,6 @@ def ade_options(root):
         'model.data_preprocessor.size=(64,64)',
         'val_dataloader.dataset.pipeline.1.scale=(96,80)',
     ]
-
-
-def losses_of(out):
-    losses = [float(x) for x in re.findall(r' loss: ([0-9.]+)', out)]
-    assert losses and all(x == x for x in losses), out[-3000:]
-    return losses
-
-
-def assert_learns(losses, first=4, last=4, ratio=0.8):
-    head = sum(losses[:first]) / first
-    tail = sum(losses[-last:]) / last
-    assert tail <= ratio * head, (head, tail, losses)
 
 
 def train(config, work_dir, options):
