@@ -174,9 +174,11 @@ class RandomStateHook(Hook):
         # inside validation the streams are those from before it
         main = (self._val_snapshot if self._val_snapshot is not None else
                 capture_random_states())
+        # the iteration the checkpoint resumes at (mmengine's meta: the
+        # current one after an epoch, the next one after an iteration)
         checkpoint[CHECKPOINT_KEY] = dict(
             rank=get_rank(),
-            iter=runner.iter,
+            iter=checkpoint.get('meta', {}).get('iter', runner.iter),
             main=main,
             workers=dict(self._worker_states) if self._collecting else None)
 
