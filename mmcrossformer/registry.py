@@ -12,6 +12,8 @@ same pattern.
 """
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import \
+    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
 from mmengine.registry import OPTIM_WRAPPERS as MMENGINE_OPTIM_WRAPPERS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
@@ -26,6 +28,12 @@ OPTIM_WRAPPERS = Registry(
     parent=MMENGINE_OPTIM_WRAPPERS,
     scope='mmcrossformer',
     locations=['mmcrossformer.engine'])
+#: e.g. constructor='mmcrossformer.LayerDecayOptimWrapperConstructor'
+OPTIM_WRAPPER_CONSTRUCTORS = Registry(
+    'optimizer wrapper constructor',
+    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
+    scope='mmcrossformer',
+    locations=['mmcrossformer.engine'])
 HOOKS = Registry(
     'hook',
     parent=MMENGINE_HOOKS,
@@ -37,4 +45,7 @@ TRANSFORMS = Registry(
     scope='mmcrossformer',
     locations=['mmcrossformer.datasets'])
 
-__all__ = ['HOOKS', 'MODELS', 'OPTIM_WRAPPERS', 'TRANSFORMS']
+__all__ = [
+    'HOOKS', 'MODELS', 'OPTIM_WRAPPER_CONSTRUCTORS', 'OPTIM_WRAPPERS',
+    'TRANSFORMS'
+]

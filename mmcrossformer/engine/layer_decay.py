@@ -19,17 +19,8 @@ from functools import partial
 from typing import Callable, Optional, Tuple
 
 import torch.nn as nn
-from mmengine.registry import \
-    OPTIM_WRAPPER_CONSTRUCTORS as MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS
-from mmengine.registry import Registry
 
-#: constructors of this package, scope ``'mmcrossformer'`` (configs name them
-#: ``constructor='mmcrossformer.LayerDecayOptimWrapperConstructor'``)
-OPTIM_WRAPPER_CONSTRUCTORS = Registry(
-    'optimizer wrapper constructor',
-    parent=MMENGINE_OPTIM_WRAPPER_CONSTRUCTORS,
-    scope='mmcrossformer',
-    locations=['mmcrossformer.engine'])
+from mmcrossformer.registry import OPTIM_WRAPPER_CONSTRUCTORS
 
 LayerDepthFn = Callable[[str], Tuple[int, int]]
 

@@ -46,6 +46,7 @@ from mmengine.model import BaseModule, ModuleList
 from mmcrossformer.registry import MODELS
 from ..data_preprocessors import get_valid_sizes
 from ..layers import build_ffn, ffn_forward
+from ..utils.layer_depth import crossvit_layer_depth
 from .base_backbone import ArchBackbone
 
 
@@ -843,6 +844,33 @@ class CrossViT(ArchBackbone):
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       strict, missing_keys, unexpected_keys,
                                       error_msgs)
+
+    def get_layer_depth(self, param_name: str,
+                        prefix: str = '') -> Tuple[int, int]:
+        """Layer depth of a parameter for layer-wise learning-rate decay
+        (mmpretrain's ``LearningRateDecayOptimWrapperConstructor`` and
+        ``mmcrossformer.LayerDecayOptimWrapperConstructor``).
+
+        The stem is depth 0, layer ``l`` of encoder ``k`` depth
+        ``k * D + l + 1`` (``D = max(depths)``, the stochastic-depth
+        numbering), the encoder's fusions ``(k + 1) * D``, the final norms
+        and everything outside ``prefix`` (neck, heads) the top depth; see
+        :func:`~mmcrossformer.models.utils.layer_depth.crossvit_layer_depth`.
+
+        Args:
+            param_name (str): Name in the model, e.g.
+                ``'backbone.encoders.1.branches.1.3.attn.qkv.weight'``.
+            prefix (str): Prefix of the backbone's parameters.
+
+        Returns:
+            tuple[int, int]: (depth, number of depths).
+
+        Raises:
+            ValueError: If a name under ``prefix`` is not a CrossViT
+                parameter.
+        """
+        return crossvit_layer_depth(param_name, self.num_encoders,
+                                    self.arch_settings['depths'], prefix)
 
     def no_weight_decay(self) -> set:
         """Names of the CLS tokens and position embeddings."""
