@@ -15,8 +15,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from mmcrossformer.models.backbones.crossformer import (CrossFormer,
-                                                        CrossFormerBlock)
+from mmcrossformer.models.backbones.crossformer import (
+    CrossFormer,
+    CrossFormerBlock,
+)
 
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)

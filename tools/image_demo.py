@@ -74,7 +74,7 @@ def main():
 
     from mmcrossformer.utils import flush_denormals_on_cpu, trust_work_dir
     flush_denormals_on_cpu()
-    img = read_image(args.img)  # checks the file; inferencers read paths
+    read_image(args.img)  # checks the file; inferencers read paths
     cfg = Config.fromfile(args.config)
     scope = cfg.get('default_scope')
     os.makedirs(args.out_dir, exist_ok=True)

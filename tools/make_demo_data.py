@@ -1,8 +1,8 @@
 """Write an embedded demo set in the exact layout of a real dataset.
 
-    python tools/make_demo_data.py                         # COCO 2017 -> data/demo_coco
-    python tools/make_demo_data.py --kind ade20k           # ADE20K    -> data/demo_ade20k
-    python tools/make_demo_data.py --kind imagenet         # ImageNet  -> data/demo_imagenet
+    python tools/make_demo_data.py                  # -> data/demo_coco
+    python tools/make_demo_data.py --kind ade20k    # -> data/demo_ade20k
+    python tools/make_demo_data.py --kind imagenet  # -> data/demo_imagenet
     options: [--out DIR] [--num-train N] [--num-val N] [--size W H] [--seed S]
 
 For COCO and ADE20K the counts are images; for ImageNet, images per class.

@@ -13,7 +13,6 @@ directory that mmengine's CheckpointHook marked as a work_dir (it holds a
 ``last_checkpoint`` file). Everything else is loaded with
 ``weights_only=True``.
 """
-import os
 import os.path as osp
 import pickle
 from typing import List, Optional

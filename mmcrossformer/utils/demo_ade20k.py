@@ -21,8 +21,13 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from .demo_shapes import (background, check_counts, place_circles,
-                          shape_colour, shape_polygon)
+from .demo_shapes import (
+    background,
+    check_counts,
+    place_circles,
+    shape_colour,
+    shape_polygon,
+)
 
 BACKGROUND_LABEL = 23  # 'painting'
 SHAPES = {'octagon': 44, 'disc': 120, 'diamond': 150}

@@ -23,8 +23,14 @@ from typing import Dict, List, Tuple
 
 import numpy as np
 
-from .demo_shapes import (background, check_counts, place_circles,
-                          polygon_area, shape_colour, shape_polygon)
+from .demo_shapes import (
+    background,
+    check_counts,
+    place_circles,
+    polygon_area,
+    shape_colour,
+    shape_polygon,
+)
 
 # COCO 2017: the 80 category ids (1..90 with gaps) and their names, in order.
 _MISSING_IDS = {12, 26, 29, 30, 45, 66, 68, 69, 71, 83}
@@ -49,8 +55,8 @@ _SUPER = ((1, 'person'), (2, 'vehicle'), (10, 'outdoor'), (16, 'animal'),
           (62, 'furniture'), (72, 'electronic'), (78, 'appliance'),
           (84, 'indoor'))
 
-# shape kind -> COCO category id
-SHAPES = {'octagon': 13, 'disc': 37, 'diamond': 38}  # stop sign, sports ball, kite
+# shape kind -> COCO category id (stop sign, sports ball, kite)
+SHAPES = {'octagon': 13, 'disc': 37, 'diamond': 38}
 
 
 def coco_categories() -> List[dict]:

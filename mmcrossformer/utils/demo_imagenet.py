@@ -2,10 +2,10 @@
 
 ``mmpretrain.datasets.ImageNet`` reads it as it reads ILSVRC2012::
 
-    <out>/train/n04254680/n04254680_1.JPEG    (folder per WordNet id)
-    <out>/val/ILSVRC2012_val_00000001.JPEG    (flat, as the official val set)
-    <out>/meta/train.txt                      ("n04254680/n04254680_1.JPEG 805")
-    <out>/meta/val.txt                        ("ILSVRC2012_val_00000001.JPEG 805")
+    <out>/train/n04254680/n04254680_1.JPEG  (folder per WordNet id)
+    <out>/val/ILSVRC2012_val_00000001.JPEG  (flat, as the official val set)
+    <out>/meta/train.txt  (lines like "n04254680/n04254680_1.JPEG 805")
+    <out>/meta/val.txt    (lines like "ILSVRC2012_val_00000001.JPEG 805")
 
 Labels are the real ImageNet-1K indices (1000-way heads stay unchanged).
 Each image shows one large shape on a photo: a disc is 'soccer ball' (805),
@@ -18,8 +18,13 @@ from typing import Dict, Tuple
 
 import numpy as np
 
-from .demo_shapes import (background, check_counts, place_circles,
-                          shape_colour, shape_polygon)
+from .demo_shapes import (
+    background,
+    check_counts,
+    place_circles,
+    shape_colour,
+    shape_polygon,
+)
 
 # shape kind -> (WordNet id, ImageNet-1K class index)
 SHAPES = {

@@ -194,7 +194,8 @@ def test_recipes():
         osp.join(CONFIGS, 'mask_rcnn_crossformer_s_coco.py'))
     assert mask1x.optim_wrapper.optimizer.weight_decay == 1e-4
     assert 'paramwise_cfg' not in mask1x.optim_wrapper
-    uper = Config.fromfile(osp.join(CONFIGS, 'upernet_crossformer_s_ade20k.py'))
+    uper = Config.fromfile(
+        osp.join(CONFIGS, 'upernet_crossformer_s_ade20k.py'))
     assert uper.train_cfg.max_iters == 160000
     assert uper.model.auxiliary_head.type == 'FCNHead'
     assert uper.model.auxiliary_head.in_channels == 384

@@ -11,8 +11,9 @@ from conftest import CONFIGS, TOOLS
 
 
 def build_seg_transform(cfg):
-    from mmseg.registry import TRANSFORMS
     from mmengine.registry import init_default_scope
+    from mmseg.registry import TRANSFORMS
+
     import mmcrossformer  # noqa: F401
     init_default_scope('mmseg')
     return TRANSFORMS.build(cfg)
@@ -73,7 +74,8 @@ def test_ade20k_tta_pipeline(demo_ade20k, flip):
         from test import add_flip
     finally:
         sys.path.remove(TOOLS)
-    cfg = Config.fromfile(osp.join(CONFIGS, 'upernet_crossformerpp_s_ade20k.py'))
+    cfg = Config.fromfile(
+        osp.join(CONFIGS, 'upernet_crossformerpp_s_ade20k.py'))
     pipeline = cfg.tta_pipeline
     if flip:
         add_flip(pipeline)

@@ -23,10 +23,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from mmcrossformer.models.backbones.crossformer import (AmplitudeCoolingLayer,
-                                                        CrossFormer,
-                                                        CrossFormerStage,
-                                                        LSDAttention)
+from mmcrossformer.models.backbones.crossformer import (
+    AmplitudeCoolingLayer,
+    CrossFormer,
+    CrossFormerStage,
+    LSDAttention,
+)
 from mmcrossformer.models.backbones.crossvit import CrossViT
 
 ATOL = 1e-5

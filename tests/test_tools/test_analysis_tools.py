@@ -7,8 +7,13 @@ import numpy as np
 import torch
 
 from conftest import CONFIGS, run_tool
-from mmcrossformer.analysis import (attention_regions, block_amplitudes,
-                                    load_backbone, load_image, region_size)
+from mmcrossformer.analysis import (
+    attention_regions,
+    block_amplitudes,
+    load_backbone,
+    load_image,
+    region_size,
+)
 
 CONFIG = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco_demo.py')
 

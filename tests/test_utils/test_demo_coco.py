@@ -5,8 +5,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmcrossformer.utils.demo_coco import (COCO_IDS, COCO_NAMES, SHAPES,
-                                           make_demo_coco)
+from mmcrossformer.utils.demo_coco import (
+    COCO_IDS,
+    COCO_NAMES,
+    SHAPES,
+    make_demo_coco,
+)
 
 
 def test_layout_and_fields(demo_coco):

@@ -16,8 +16,12 @@ import argparse
 import os
 import os.path as osp
 
-from mmcrossformer.analysis import (attention_regions, load_backbone,
-                                    load_image, region_size)
+from mmcrossformer.analysis import (
+    attention_regions,
+    load_backbone,
+    load_image,
+    region_size,
+)
 
 
 def main():

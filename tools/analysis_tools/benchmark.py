@@ -48,8 +48,9 @@ Configs whose ``model.backbone.init_cfg`` names pretrained weights are
 built without them. ``--amp`` runs the passes under ``torch.autocast``
 (bf16 on CPU, fp16 on CUDA; ``--amp-dtype`` picks one). ``--no-tf32``
 turns TF32 off for CUDA matmuls and convolutions (PyTorch's default
-allows it in cuDNN convolutions); the footer says which was used. ``--compile`` times ``torch.compile``-d parts
-(compiled in the untimed warm-up). ``--threads`` sets
+allows it in cuDNN convolutions); the footer says which was used.
+``--compile`` times ``torch.compile``-d parts (compiled in the untimed
+warm-up). ``--threads`` sets
 ``torch.set_num_threads``.
 
 Reference configs for comparisons are in ``configs/reference/`` (mmpretrain's
@@ -68,8 +69,7 @@ import torch
 import torch.nn as nn
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from get_flops import (DEFAULT_SHAPES, _data_samples,  # noqa: E402
-                       build_model, flop_analyzer)
+from get_flops import DEFAULT_SHAPES, _data_samples, build_model, flop_analyzer  # noqa: E402
 
 PARTS = ('backbone', 'model')
 PASSES = ('fwd', 'fwd+bwd')

@@ -56,9 +56,16 @@ import torch
 HERE = osp.dirname(osp.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, osp.join(osp.dirname(HERE), 'model_converters'))
-from benchmark import (AMP_DTYPES, PeakMemory, _autocast,  # noqa: E402
-                       amp_dtype, quartiles, require_cuda, set_tf32,
-                       time_call)
+from benchmark import (  # noqa: E402
+    AMP_DTYPES,
+    PeakMemory,
+    _autocast,
+    amp_dtype,
+    quartiles,
+    require_cuda,
+    set_tf32,
+    time_call,
+)
 from crossformer_to_mmcf import convert  # noqa: E402
 
 OFFICIAL_FILES = dict(

@@ -54,8 +54,9 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
-from mmcrossformer.utils.state_dict import \
-    load_converted_strictly as load_strictly
+from mmcrossformer.utils.state_dict import (
+    load_converted_strictly as load_strictly,
+)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TASKS = ('cls', 'det', 'seg', 'backbone')

@@ -156,8 +156,9 @@ def build_classifier(config: str) -> torch.nn.Module:
     from mmengine.registry import init_default_scope
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmpretrain'))
-    import mmcrossformer  # noqa: F401
     from mmpretrain.registry import MODELS
+
+    import mmcrossformer  # noqa: F401
     model_cfg = cfg.model
     model_cfg.backbone.pop('init_cfg', None)
     return MODELS.build(model_cfg)

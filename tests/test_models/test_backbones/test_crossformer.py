@@ -7,8 +7,11 @@ import torch.nn as nn
 
 from mmcrossformer.models import CrossFormer
 from mmcrossformer.models.backbones.crossformer import (
-    CrossFormerBlock, LSDAttention, progressive_group_sizes,
-    relative_position_tables)
+    CrossFormerBlock,
+    LSDAttention,
+    progressive_group_sizes,
+    relative_position_tables,
+)
 
 ARCHS = ['t', 's', 'b', 'l', 'pp-s', 'pp-b', 'pp-l', 'pp-h']
 TINY = dict(

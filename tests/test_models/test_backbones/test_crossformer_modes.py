@@ -9,10 +9,11 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
+from test_crossformer import tiny
 
 from mmcrossformer.models import CrossFormer
 from mmcrossformer.models.backbones import crossformer as cf
-from test_crossformer import tiny
+
 
 def clear_table_caches():
     cf._cached_relative_position_tables.cache_clear()

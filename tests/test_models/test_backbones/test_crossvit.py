@@ -6,9 +6,11 @@ import torch
 import torch.nn.functional as F
 
 from mmcrossformer.models import CrossViT
-from mmcrossformer.models.backbones.crossvit import (CrossAttention,
-                                                     CrossAttentionFusion,
-                                                     resize_pos_embed)
+from mmcrossformer.models.backbones.crossvit import (
+    CrossAttention,
+    CrossAttentionFusion,
+    resize_pos_embed,
+)
 
 ARCHS = ['tiny', 'small', 'base', '9', '15', '18', '9-dagger', '15-dagger',
          '18-dagger']
@@ -286,8 +288,8 @@ def test_with_cp_same_outputs_and_grads():
     x = torch.rand(2, 3, 48, 64)
     grads = []
     for model in (ref, cp):
-        (s, l), = model(x)
-        (s.square().mean() + l.mean()).backward()
+        (small_map, large_map), = model(x)
+        (small_map.square().mean() + large_map.mean()).backward()
         grads.append(model.encoders[0].fusions[0].attn.q.weight.grad)
     torch.testing.assert_close(grads[0], grads[1])
     assert grads[0].abs().sum() > 0
