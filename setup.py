@@ -7,6 +7,11 @@ from setuptools import find_packages, setup
 
 HERE = osp.dirname(osp.abspath(__file__))
 MIM_FILES = ('configs', 'tools', 'model-index.yml')
+# setup.py commands that put files in a build or link a development install;
+# metadata-only runs (egg_info / dist_info: pip's dry runs and resolver
+# steps) leave mmcrossformer/.mim as it is
+BUILD_COMMANDS = ('bdist_wheel', 'sdist', 'build', 'build_py', 'install',
+                  'bdist_egg', 'develop', 'editable_wheel')
 
 
 def get_version():
@@ -30,6 +35,8 @@ def add_mim_extension():
     at once; sdist / wheel builds get copies.
     """
     import sys
+    if not any(cmd in sys.argv for cmd in BUILD_COMMANDS):
+        return
     editable = any(cmd in sys.argv for cmd in ('develop', 'editable_wheel'))
     mim_dir = osp.join(HERE, 'mmcrossformer', '.mim')
     os.makedirs(mim_dir, exist_ok=True)
@@ -65,7 +72,12 @@ if __name__ == '__main__':
         package_data={'mmcrossformer': ['.mim/**/*', '.mim/*']},
         python_requires='>=3.8',
         install_requires=parse_requirements('runtime.txt'),
-        extras_require={'tests': parse_requirements('tests.txt')},
+        extras_require={
+            'tests': parse_requirements('tests.txt'),
+            # OpenMMLab's convention: `mim install ".[mim]"` adds mmcv
+            # (prebuilt by OpenMMLab) and the other ranges of mminstall.txt
+            'mim': parse_requirements('mminstall.txt'),
+        },
         license='Apache License 2.0',
         zip_safe=False,
     )
