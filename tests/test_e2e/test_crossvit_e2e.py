@@ -78,7 +78,9 @@ def train(config, work_dir, options):
                     work_dir, '--cfg-options', *COMMON, *options)
 
 
-@pytest.mark.parametrize('family', ['retinanet', 'mask_rcnn'])
+# Mask R-CNN takes about 2 minutes here: run with the slow tests
+@pytest.mark.parametrize(
+    'family', ['retinanet', pytest.param('mask_rcnn', marks=pytest.mark.slow)])
 def test_detection_learns_and_evaluates(family, demo_coco, tmp_path):
     """2 images, 2 per iteration, 16 epochs (16 iterations)."""
     work_dir = str(tmp_path / family)

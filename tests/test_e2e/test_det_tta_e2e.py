@@ -117,6 +117,7 @@ def test_retinanet_tta_is_the_merge_of_all_views(demo_coco, tmp_path):
             single.bboxes, boxes)
 
 
+@pytest.mark.slow
 def test_mask_rcnn_tta_evaluates_boxes_only(demo_coco, tmp_path):
     cfg = Config.fromfile(MASK_RCNN)
     ckpt = str(tmp_path / 'init.pth')

@@ -30,9 +30,9 @@ def overfit_options(root, iters):
     """Train on a fixed batch (the first two training images, no flips) at
     a constant lr for ``iters`` iterations, then evaluate on those images.
 
-    With lr = 0 the loss stays at its first value (ratio 1.0) and the mAP is
-    0.000; the shipped config gave a ratio of about 0.75 and a bbox mAP of
-    about 0.03 here (from scratch, 16-20 iterations).
+    With lr = 0 the loss stays at its first value (ratio 1.0) and the
+    RetinaNet bbox mAP is 0.000; RetinaNet at lr 5e-5 gave a ratio of 0.78
+    and a bbox mAP of 0.030 after 16 iterations (20 in the test).
     """
     return [
         f'train_cfg.max_epochs={iters}', f'train_cfg.val_interval={iters}',
@@ -103,42 +103,3 @@ def test_train_then_test_retinanet(demo_coco, tmp_path):
     assert all(len(b) == 4 and b[0] <= b[2] and b[1] <= b[3]
                for b in pred['boxes'])
     assert all(isinstance(c, str) for c in pred['classes'])
-
-
-def test_resume_gives_identical_weights(demo_coco, tmp_path):
-    """2 epochs in one go == 1 epoch, stop, --resume, 1 more epoch.
-
-    --resume reloads a full training checkpoint (optimizer state, message
-    hub) despite torch's weights_only default, because it lies in the run's
-    own work_dir. Randomness after initialisation is switched off (drop path
-    0, no flips, no data-loader workers) and the seed is fixed, so the two
-    runs must agree bit for bit.
-    """
-    import torch
-    common = [
-        'train_dataloader.batch_size=4', 'train_cfg.val_interval=10',
-        'train_dataloader.num_workers=0',
-        'train_dataloader.persistent_workers=False',
-        'model.backbone.drop_path_rate=0.0',
-        'train_dataloader.dataset.pipeline.3.prob=0.0',
-        'randomness.deterministic=True', 'default_hooks.checkpoint.interval=1',
-        'default_hooks.checkpoint.max_keep_ckpts=3', *data_options(demo_coco)
-    ]
-    straight, split = str(tmp_path / 'straight'), str(tmp_path / 'split')
-    run_tool('train.py', DEMO, '--work-dir', straight, '--cfg-options',
-             'train_cfg.max_epochs=2', *common)
-    run_tool('train.py', DEMO, '--work-dir', split, '--cfg-options',
-             'train_cfg.max_epochs=1', *common)
-    out = run_tool('train.py', DEMO, '--work-dir', split, '--cfg-options',
-                   'train_cfg.max_epochs=2', *common, '--resume')
-    assert 'resumed epoch: 1' in out, out[-3000:]
-    a = torch.load(osp.join(straight, 'epoch_2.pth'), weights_only=False)
-    b = torch.load(osp.join(split, 'epoch_2.pth'), weights_only=False)
-    assert a['meta']['iter'] == b['meta']['iter'] == 4
-    assert a['state_dict'].keys() == b['state_dict'].keys()
-    for key, value in a['state_dict'].items():
-        assert torch.equal(value, b['state_dict'][key]), key
-    # and the second epoch did change the weights
-    first = torch.load(osp.join(split, 'epoch_1.pth'), weights_only=False)
-    assert any(not torch.equal(v, first['state_dict'][k])
-               for k, v in a['state_dict'].items())
