@@ -121,3 +121,82 @@ def test_mim_train_from_editable_install(demo_imagenet, tmp_path):
         cwd=str(tmp_path), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
+
+
+def _model_index():
+    """Every model of model-index.yml, read as mim and mmpretrain read it
+    (``modelindex.load``), with the raw YAML entry next to it."""
+    import yaml
+    from modelindex import load
+    index = load(osp.join(REPO, 'model-index.yml'))
+    raw = {}
+    for meta in yaml.safe_load(open(osp.join(REPO, 'model-index.yml')))[
+            'Import']:
+        for model in yaml.safe_load(open(osp.join(REPO, meta)))['Models']:
+            raw[model['Name']] = model
+    return index, raw
+
+
+def test_metafiles_in_mmpretrain_form():
+    """Configs exist; Parameters / FLOPs are ints, metrics are numbers;
+    `Converted From` names the official repositories."""
+    index, raw = _model_index()
+    assert {m.name for m in index.models} == set(raw)
+    assert len(raw) >= 40
+    official = {'CrossFormer': 'https://github.com/cheerss/CrossFormer',
+                'CrossFormer++': 'https://github.com/cheerss/CrossFormer',
+                'CrossViT': 'https://github.com/IBM/CrossViT'}
+    for model in index.models:
+        entry = raw[model.name]
+        assert osp.isfile(osp.join(REPO, model.config)), model.config
+        assert entry['In Collection'] in official, model.name
+        meta = entry['Metadata'] or {}
+        for key in ('Parameters', 'Parameters (paper)', 'FLOPs'):
+            if key in meta:
+                value = meta[key]
+                assert type(value) is int and value > 0, (model.name, key)
+        for result in model.results:
+            assert result.task and result.dataset, model.name
+            assert result.metrics, model.name
+            for metric, value in result.metrics.items():
+                assert type(value) in (int, float), (model.name, metric)
+                assert 0 < value <= 100, (model.name, metric)
+        assert entry.get('Weights') is None, model.name
+        converted = entry.get('Converted From')
+        if model.results:
+            # published results: the official weights to convert
+            assert set(converted) == {'Weights', 'Code'}, model.name
+            assert converted['Code'] == official[entry['In Collection']]
+            assert converted['Weights'].startswith('https://'), model.name
+        else:
+            assert converted is None, model.name
+    # the measured dense CrossViT rows keep their values
+    dense = raw['retinanet_crossvit_15_dagger_coco']['Metadata']
+    assert dense == {'FLOPs': 753840000000, 'Parameters': 36600000}
+
+
+def test_mim_extra_matches_runtime_ranges():
+    """requirements/mminstall.txt (the `mim` extra) carries mmcv and the same
+    OpenMMLab ranges as install_requires; mmcv stays out of those."""
+    from packaging.requirements import Requirement
+
+    def read(name):
+        with open(osp.join(REPO, 'requirements', name)) as f:
+            lines = (ln.split('#')[0].strip() for ln in f)
+            return {r.name: r.specifier
+                    for r in map(Requirement, filter(None, lines))}
+
+    mim, runtime = read('mminstall.txt'), read('runtime.txt')
+    assert 'mmcv' in mim and 'mmcv' not in runtime
+    for name in ('mmengine', 'mmdet', 'mmsegmentation', 'mmpretrain'):
+        assert mim[name] == runtime[name], name
+    # the pinned, tested stack is inside the ranges
+    pins = {}
+    with open(osp.join(REPO, 'requirements', 'constraints.txt')) as f:
+        for line in f:
+            line = line.split('#')[0].strip()
+            if '==' in line:
+                name, version = line.split('==')
+                pins[name] = version
+    for name, spec in mim.items():
+        assert pins[name] in spec, (name, pins[name], str(spec))
