@@ -20,7 +20,7 @@ def pytest_configure(config):
 @pytest.fixture(scope='session')
 def demo_coco(tmp_path_factory):
     """A small embedded COCO-format set, generated once per test session."""
-    from mmcrossformer.utils.demo_coco import make_demo_coco
+    from mmcrossformer.testing.demo_coco import make_demo_coco
     root = str(tmp_path_factory.mktemp('demo_coco'))
     make_demo_coco(root, num_train=8, num_val=4, size=(160, 128), seed=1)
     return root + '/'
@@ -29,7 +29,7 @@ def demo_coco(tmp_path_factory):
 @pytest.fixture(scope='session')
 def demo_ade20k(tmp_path_factory):
     """A small embedded ADE20K-layout set, generated once per session."""
-    from mmcrossformer.utils.demo_ade20k import make_demo_ade20k
+    from mmcrossformer.testing.demo_ade20k import make_demo_ade20k
     root = str(tmp_path_factory.mktemp('demo_ade20k'))
     make_demo_ade20k(root, num_train=8, num_val=4, size=(96, 80), seed=1)
     return root + '/'
@@ -38,7 +38,7 @@ def demo_ade20k(tmp_path_factory):
 @pytest.fixture(scope='session')
 def demo_imagenet(tmp_path_factory):
     """A small embedded ImageNet-layout set, generated once per session."""
-    from mmcrossformer.utils.demo_imagenet import make_demo_imagenet
+    from mmcrossformer.testing.demo_imagenet import make_demo_imagenet
     root = str(tmp_path_factory.mktemp('demo_imagenet'))
     make_demo_imagenet(root, 4, 2, size=(64, 64), seed=1)
     return root + '/'

@@ -6,7 +6,8 @@
     options: [--out DIR] [--num-train N] [--num-val N] [--size W H] [--seed S]
 
 For COCO and ADE20K the counts are images; for ImageNet, images per class.
-See ``mmcrossformer/utils/demo_{coco,ade20k,imagenet}.py`` for the content.
+See ``mmcrossformer/testing/demo_{coco,ade20k,imagenet}.py`` for the
+content.
 """
 import argparse
 
@@ -34,7 +35,7 @@ def main():
     module, func, out, n_train, n_val, size = KINDS[args.kind]
     import importlib
     make = getattr(
-        importlib.import_module(f'mmcrossformer.utils.{module}'), func)
+        importlib.import_module(f'mmcrossformer.testing.{module}'), func)
     result = make(args.out or out, args.num_train or n_train, args.num_val
                   or n_val, tuple(args.size or size), args.seed)
     print(f'demo {args.kind} set ready: {result}')

@@ -4,9 +4,9 @@ import os.path as osp
 import numpy as np
 from PIL import Image
 
-from mmcrossformer.utils.demo_ade20k import BACKGROUND_LABEL
-from mmcrossformer.utils.demo_ade20k import SHAPES as ADE_SHAPES
-from mmcrossformer.utils.demo_imagenet import SHAPES as IN_SHAPES
+from mmcrossformer.testing.demo_ade20k import BACKGROUND_LABEL
+from mmcrossformer.testing.demo_ade20k import SHAPES as ADE_SHAPES
+from mmcrossformer.testing.demo_imagenet import SHAPES as IN_SHAPES
 
 
 def test_ade20k_layout_read_by_mmseg(demo_ade20k):
@@ -41,7 +41,10 @@ def test_ade20k_layout_read_by_mmseg(demo_ade20k):
     assert set(seg.unique().tolist()) <= {
         255, BACKGROUND_LABEL - 1, *[v - 1 for v in ADE_SHAPES.values()]
     }
-    assert dataset.metainfo['classes'][BACKGROUND_LABEL - 1] == 'painting'
+    classes = dataset.metainfo['classes']
+    assert classes[BACKGROUND_LABEL - 1] == 'painting'
+    assert [classes[ADE_SHAPES[k] - 1] for k in ('octagon', 'disc', 'diamond')
+            ] == ['signboard', 'ball', 'flag']
 
 
 def test_imagenet_layout_read_by_mmpretrain(demo_imagenet):

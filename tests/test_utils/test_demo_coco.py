@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mmcrossformer.utils.demo_coco import (
+from mmcrossformer.testing.demo_coco import (
     COCO_IDS,
-    COCO_NAMES,
     SHAPES,
+    coco_names,
     make_demo_coco,
 )
 
@@ -39,7 +39,12 @@ def test_layout_and_fields(demo_coco):
 
 
 def test_real_coco_ids_and_deterministic(tmp_path):
-    assert len(COCO_IDS) == len(COCO_NAMES) == 80 and COCO_IDS[-1] == 90
+    names = coco_names()
+    assert len(COCO_IDS) == len(names) == 80 and COCO_IDS[-1] == 90
+    by_id = dict(zip(COCO_IDS, names))
+    assert [by_id[i] for i in (1, 13, 37, 38, 90)] == [
+        'person', 'stop sign', 'sports ball', 'kite', 'toothbrush'
+    ]
     a = make_demo_coco(str(tmp_path / 'a'), 2, 1, (96, 80), seed=3)
     b = make_demo_coco(str(tmp_path / 'b'), 2, 1, (96, 80), seed=3)
     assert json.load(open(a['train'])) == json.load(open(b['train']))

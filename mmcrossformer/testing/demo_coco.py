@@ -13,8 +13,9 @@ Every image is a crop of one of the photographs that scikit-image ships
 (astronaut, coffee, chelsea, rocket, ...), with a few flat-coloured shapes
 pasted on it. Each shape is one object with a box and a polygon mask,
 labelled with a real COCO category (ids and names as in COCO 2017, all 80
-categories listed): octagons are 'stop sign' (13), discs 'sports ball' (37)
-and diamonds 'kite' (38). Generation is deterministic for a given seed.
+categories listed; the names are mmdet's): octagons are 'stop sign' (13),
+discs 'sports ball' (37) and diamonds 'kite' (38). Generation is
+deterministic for a given seed.
 """
 import json
 import os
@@ -32,23 +33,10 @@ from .demo_shapes import (
     shape_polygon,
 )
 
-# COCO 2017: the 80 category ids (1..90 with gaps) and their names, in order.
+# COCO 2017: the 80 category ids (1..90 with gaps), in order. The names
+# come from mmdet's ``CocoDataset.METAINFO`` (see ``coco_names``).
 _MISSING_IDS = {12, 26, 29, 30, 45, 66, 68, 69, 71, 83}
 COCO_IDS = [i for i in range(1, 91) if i not in _MISSING_IDS]
-COCO_NAMES = (
-    'person', 'bicycle', 'car', 'motorcycle', 'airplane', 'bus', 'train',
-    'truck', 'boat', 'traffic light', 'fire hydrant', 'stop sign',
-    'parking meter', 'bench', 'bird', 'cat', 'dog', 'horse', 'sheep', 'cow',
-    'elephant', 'bear', 'zebra', 'giraffe', 'backpack', 'umbrella',
-    'handbag', 'tie', 'suitcase', 'frisbee', 'skis', 'snowboard',
-    'sports ball', 'kite', 'baseball bat', 'baseball glove', 'skateboard',
-    'surfboard', 'tennis racket', 'bottle', 'wine glass', 'cup', 'fork',
-    'knife', 'spoon', 'bowl', 'banana', 'apple', 'sandwich', 'orange',
-    'broccoli', 'carrot', 'hot dog', 'pizza', 'donut', 'cake', 'chair',
-    'couch', 'potted plant', 'bed', 'dining table', 'toilet', 'tv', 'laptop',
-    'mouse', 'remote', 'keyboard', 'cell phone', 'microwave', 'oven',
-    'toaster', 'sink', 'refrigerator', 'book', 'clock', 'vase', 'scissors',
-    'teddy bear', 'hair drier', 'toothbrush')
 # supercategories by id range, as in COCO 2017
 _SUPER = ((1, 'person'), (2, 'vehicle'), (10, 'outdoor'), (16, 'animal'),
           (27, 'accessory'), (34, 'sports'), (44, 'kitchen'), (52, 'food'),
@@ -59,10 +47,24 @@ _SUPER = ((1, 'person'), (2, 'vehicle'), (10, 'outdoor'), (16, 'animal'),
 SHAPES = {'octagon': 13, 'disc': 37, 'diamond': 38}
 
 
+def coco_names() -> Tuple[str, ...]:
+    """The 80 COCO class names in id order, from mmdet's dataset metainfo.
+
+    mmdet is imported here, not at module level, so that importing this
+    module stays light.
+    """
+    from mmdet.datasets import CocoDataset
+    names = tuple(CocoDataset.METAINFO['classes'])
+    if len(names) != len(COCO_IDS):
+        raise RuntimeError(f'expected {len(COCO_IDS)} COCO classes in '
+                           f'mmdet, got {len(names)}')
+    return names
+
+
 def coco_categories() -> List[dict]:
     """The 80 COCO 2017 categories as in ``instances_*2017.json``."""
     cats = []
-    for cat_id, name in zip(COCO_IDS, COCO_NAMES):
+    for cat_id, name in zip(COCO_IDS, coco_names()):
         sup = [s for start, s in _SUPER if cat_id >= start][-1]
         cats.append(dict(supercategory=sup, id=cat_id, name=name))
     return cats
