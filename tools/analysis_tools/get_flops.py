@@ -23,7 +23,6 @@ RoI heads on the proposals of the untrained RPN), segmentors as the decode
 heads without the final resize.
 """
 import argparse
-import importlib
 from collections import Counter
 from typing import Any, List, Optional, Sequence, Tuple
 
@@ -88,17 +87,9 @@ def _scope(cfg) -> str:
 def build_model(cfg) -> Tuple[nn.Module, str]:
     """The config's model in eval mode, without pretrained weights, and its
     scope (``'mmpretrain'``, ``'mmdet'`` or ``'mmseg'``)."""
-    from mmengine.registry import init_default_scope
+    from mmcrossformer.apis import init_model
     scope = _scope(cfg)
-    init_default_scope(scope)
-    import mmcrossformer  # noqa: F401
-    registry = importlib.import_module(f'{scope}.registry').MODELS
-    model_cfg = cfg.model
-    if 'init_cfg' in model_cfg.get('backbone', {}):
-        model_cfg.backbone.init_cfg = None
-    model_cfg.pop('pretrained', None)
-    model = registry.build(model_cfg)
-    return model.eval(), scope
+    return init_model(cfg), scope
 
 
 def _data_samples(scope: str, shape: Tuple[int, int]) -> Optional[list]:

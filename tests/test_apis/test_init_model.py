@@ -1,0 +1,107 @@
+"""mmcrossformer.apis.init_model: scope, weights, trust rules, eval mode."""
+import argparse
+import os.path as osp
+import pickle
+
+import pytest
+import torch
+from mmengine.config import Config
+from torch.nn.modules.batchnorm import _BatchNorm
+
+from conftest import CONFIGS
+from mmcrossformer.apis import init_model
+
+
+def _classifier_cfg(**backbone):
+    backbone = dict(type='mmcrossformer.CrossFormer', arch='pp-s', **backbone)
+    return Config(
+        dict(
+            default_scope='mmpretrain',
+            model=dict(
+                type='ImageClassifier',
+                backbone=backbone,
+                neck=dict(type='GlobalAveragePooling'),
+                head=dict(
+                    type='LinearClsHead', num_classes=3, in_channels=768))))
+
+
+@pytest.fixture(scope='module')
+def model():
+    return init_model(_classifier_cfg())
+
+
+def test_from_file_in_its_scope():
+    cfg_file = osp.join(CONFIGS, 'crossformerpp_s_in1k.py')
+    net = init_model(cfg_file, cfg_options={'model.head.num_classes': 7})
+    assert type(net).__name__ == 'ImageClassifier'
+    assert type(net.backbone).__name__ == 'CrossFormer'
+    assert not net.training and not net.backbone.training
+    assert net.cfg.model.head.num_classes == 7
+    assert net.cfg.model.backbone.get('init_cfg') is None
+    assert net.head.fc.out_features == 7
+
+
+def test_config_object_is_not_changed():
+    cfg = _classifier_cfg(init_cfg=dict(type='Pretrained', checkpoint='x'))
+    net = init_model(cfg)
+    assert cfg.model.backbone.init_cfg.checkpoint == 'x'
+    assert net.cfg is not cfg and not net.training
+
+
+def test_sync_bn_becomes_batch_norm():
+    cfg = Config(
+        dict(
+            default_scope='mmpretrain',
+            model=dict(
+                type='ImageClassifier',
+                backbone=dict(
+                    type='ResNet', depth=18, norm_cfg=dict(type='SyncBN')))))
+    net = init_model(cfg)
+    norms = [m for m in net.modules() if isinstance(m, _BatchNorm)]
+    assert norms and not any(
+        isinstance(m, torch.nn.SyncBatchNorm) for m in norms)
+
+
+def test_loads_weights_and_dataset_meta(model, tmp_path):
+    state = {k: torch.randn_like(v) if v.is_floating_point() else v
+             for k, v in model.state_dict().items()}
+    path = str(tmp_path / 'weights.pth')
+    meta = dict(dataset_meta=dict(CLASSES=['a', 'b', 'c']))
+    torch.save(dict(state_dict=state, meta=meta), path)
+    net = init_model(_classifier_cfg(), checkpoint=path)
+    for key, value in net.state_dict().items():
+        assert torch.equal(value, state[key]), key
+    assert net.dataset_meta == {'classes': ['a', 'b', 'c']}
+    assert not net.training
+
+
+def test_partial_weights_refused(model, tmp_path):
+    state = dict(model.state_dict())
+    state.pop('head.fc.weight')
+    path = str(tmp_path / 'partial.pth')
+    torch.save(dict(state_dict=state), path)
+    with pytest.raises(RuntimeError, match='head.fc.weight'):
+        init_model(_classifier_cfg(), checkpoint=path)
+
+
+def test_trust_rules_of_the_project(model, tmp_path):
+    # an object that torch.load(weights_only=True) refuses
+    ckpt = dict(state_dict=model.state_dict(), extra=argparse.Namespace())
+    outside = tmp_path / 'outside'
+    outside.mkdir()
+    torch.save(ckpt, str(outside / 'epoch_1.pth'))
+    with pytest.raises(pickle.UnpicklingError, match='work_dir'):
+        init_model(_classifier_cfg(), checkpoint=str(outside / 'epoch_1.pth'))
+    # a directory mmengine's CheckpointHook marked as a work_dir is trusted
+    work_dir = tmp_path / 'work_dir'
+    work_dir.mkdir()
+    torch.save(ckpt, str(work_dir / 'epoch_1.pth'))
+    (work_dir / 'last_checkpoint').write_text(str(work_dir / 'epoch_1.pth'))
+    init_model(_classifier_cfg(), checkpoint=str(work_dir / 'epoch_1.pth'))
+
+
+def test_bad_arguments(tmp_path):
+    with pytest.raises(TypeError, match='Config'):
+        init_model(dict(model=dict(type='ImageClassifier')))
+    with pytest.raises(FileNotFoundError):
+        init_model(_classifier_cfg(), checkpoint=str(tmp_path / 'no.pth'))
