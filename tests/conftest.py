@@ -1,5 +1,6 @@
 import os
 import os.path as osp
+import re
 import sys
 
 import pytest
@@ -63,7 +64,6 @@ def run_tool(script, *args, cwd=REPO, timeout=1800):
 
 def losses_of(out):
     """The total losses that mmengine's logger printed, in order."""
-    import re
     losses = [float(x) for x in re.findall(r' loss: ([0-9.]+)', out)]
     assert losses and all(x == x for x in losses), out[-3000:]
     return losses
