@@ -11,6 +11,7 @@ _base_ = [
     'mmdet::_base_/datasets/coco_instance.py',
     'mmdet::_base_/schedules/schedule_1x.py',
     'mmdet::_base_/default_runtime.py',
+    './coco_det_tta.py',
 ]
 custom_imports = dict(imports=['mmcrossformer'], allow_failed_imports=False)
 
@@ -40,36 +41,3 @@ auto_scale_lr = dict(base_batch_size=16)
 # Exact --resume: checkpoints carry the random states (torch, numpy, random,
 # CUDA, data-loader workers); see mmcrossformer/engine/hooks.py.
 custom_hooks = [dict(type='mmcrossformer.RandomStateHook')]
-
-# Test-time augmentation (python tools/test.py CONFIG CKPT --tta): mmdet's
-# DetTTAModel with mmdet's RetinaNet TTA settings: 3 scales x {no flip,
-# flip}, the views' boxes mapped back to the image, merged by class-wise NMS
-# (IoU 0.5), 100 per image.
-# DetTTAModel (mmdet 3.3) merges boxes only and refuses predictions with
-# masks, so tools/test.py --tta tests the box branch: the mask head is left
-# out and box AP only is evaluated (logged).
-tta_model = dict(
-    type='DetTTAModel',
-    tta_cfg=dict(nms=dict(type='nms', iou_threshold=0.5), max_per_img=100))
-tta_pipeline = [
-    dict(type='LoadImageFromFile', backend_args=None),
-    dict(
-        type='TestTimeAug',
-        transforms=[
-            [
-                dict(type='Resize', scale=scale, keep_ratio=True)
-                for scale in [(1333, 800), (666, 400), (2000, 1200)]
-            ],
-            [
-                dict(type='RandomFlip', prob=0.),
-                dict(type='RandomFlip', prob=1.)
-            ],
-            [
-                dict(
-                    type='PackDetInputs',
-                    meta_keys=('img_id', 'img_path', 'ori_shape',
-                               'img_shape', 'scale_factor', 'flip',
-                               'flip_direction'))
-            ],
-        ])
-]
