@@ -59,6 +59,33 @@ def image_sizes(inputs) -> Optional[List[Tuple[int, int]]]:
     return [(int(img.shape[-2]), int(img.shape[-1])) for img in inputs]
 
 
+class ValidSizeMixin:
+    """Records each image's (h, w) before the parent data preprocessor pads
+    and stacks the batch, and attaches the sizes to the batch tensor.
+
+    Mixed in before mmdet's ``DetDataPreprocessor`` / mmseg's
+    ``SegDataPreProcessor`` (same arguments as the parent).
+
+    Raises:
+        ValueError: If ``batch_augments`` are given: they may resize the
+            batch after the sizes are recorded.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.batch_augments is not None:
+            raise ValueError(f'{type(self).__name__} does not support '
+                             'batch_augments (they may resize the padded '
+                             f'batch): got {kwargs.get("batch_augments")}')
+
+    def forward(self, data: dict, training: bool = False) -> dict:
+        sizes = image_sizes(data['inputs'])
+        data = super().forward(data, training)
+        if sizes is not None:
+            attach_valid_sizes(data['inputs'], sizes)
+        return data
+
+
 @MODELS.register_module(name='ValidSizeDetDataPreprocessor')
 def build_valid_size_det_data_preprocessor(**kwargs):
     """Build :class:`.det.ValidSizeDetDataPreprocessor` (imports mmdet).
@@ -91,7 +118,7 @@ def __getattr__(name):
 
 
 __all__ = [
-    'attach_valid_sizes', 'get_valid_sizes', 'image_sizes',
+    'ValidSizeMixin', 'attach_valid_sizes', 'get_valid_sizes', 'image_sizes',
     'build_valid_size_det_data_preprocessor',
     'build_valid_size_seg_data_preprocessor'
 ]
