@@ -4,27 +4,24 @@
         [--tta [--flip]] [--show-dir DIR] [--cfg-options KEY=VALUE ...]
     bash tools/dist_test.sh CONFIG CHECKPOINT NUM_GPUS
 """
-import argparse
 import logging
-import os
 import os.path as osp
 
-from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
-from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
 
-from mmcrossformer.utils import (flush_denormals_on_cpu, setup_cpu_distributed,
-                                 trust_work_dir)
-from mmcrossformer.utils.config_check import (check_data_roots,
-                                              check_in_channels)
+from mmcrossformer.utils.cli import (
+    build_runner,
+    load_tool_config,
+    parse_tool_args,
+    tool_parser,
+)
 
 
-def parse_args():
-    parser = argparse.ArgumentParser(description='Test (and evaluate) a model')
-    parser.add_argument('config', help='test config file path')
+def parse_args(argv=None):
+    parser = tool_parser('Test (and evaluate) a model',
+                         'test config file path',
+                         'dir to save the evaluation logs')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='dir to save the evaluation logs')
     parser.add_argument(
         '--out', help='dump the raw predictions to this pickle file')
     parser.add_argument(
@@ -48,22 +45,9 @@ def parse_args():
         '--flip',
         action='store_true',
         help='with --tta: add horizontally flipped copies of every scale')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config entries')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args()
+    args = parse_tool_args(parser, argv)
     if args.flip and not args.tta:
         parser.error('--flip is an option of --tta; add --tta')
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
     return args
 
 
@@ -158,25 +142,11 @@ def det_tta_boxes_only(cfg) -> None:
             level=logging.WARNING)
 
 
-def main():
-    args = parse_args()
-    flush_denormals_on_cpu()
+def main(argv=None):
+    args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
-    cfg = Config.fromfile(args.config)
-    cfg.launcher = args.launcher
-    if args.cfg_options is not None:
-        cfg.merge_from_dict(args.cfg_options)
-    check_in_channels(cfg.model)
-    check_data_roots(cfg, ('test_dataloader', ))
-    if args.launcher != 'none':
-        setup_cpu_distributed(cfg)
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
-    trust_work_dir(cfg.work_dir)
+    cfg = load_tool_config(args, ('test_dataloader', ))
     cfg.load_from = args.checkpoint
 
     if args.show or args.show_dir:
@@ -201,11 +171,7 @@ def main():
         cfg.test_evaluator.append(
             dict(type='mmengine.DumpResults', out_file_path=args.out))
 
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
-    runner.test()
+    build_runner(cfg).test()
 
 
 if __name__ == '__main__':

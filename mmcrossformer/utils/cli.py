@@ -1,0 +1,201 @@
+"""Argument handling and Runner set-up shared by ``tools/train.py`` and
+``tools/test.py``.
+
+Both tools take a config, ``--work-dir``, ``--cfg-options``, ``--launcher``
+and ``--local_rank`` (the names of mmpretrain's and mmdet's tools), load and
+check the config the same way, and build the Runner the config asks for.
+Each tool adds only its own options to the parser returned by
+:func:`tool_parser`::
+
+    parser = tool_parser('Train a model', 'train config file path')
+    parser.add_argument('--amp', action='store_true')
+    args = parse_tool_args(parser)
+    cfg = load_tool_config(args, ('train_dataloader', 'val_dataloader'))
+    build_runner(cfg).train()
+"""
+import argparse
+import os
+import os.path as osp
+from typing import Optional, Sequence
+
+from mmengine.config import Config, DictAction
+
+from .checkpoint import trust_work_dir
+from .config_check import check_data_roots, check_in_channels
+from .runtime import flush_denormals_on_cpu, setup_cpu_distributed
+
+#: Values of ``--launcher`` (mmengine's launchers, and none).
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+class ConfigOptionsAction(DictAction):
+    """mmengine's ``DictAction`` that refuses malformed ``KEY=VALUE`` items.
+
+    ``DictAction`` splits each item on its first ``=`` and parses the value
+    (numbers, booleans, ``None``, lists ``a,b`` or ``[a,b]``, tuples
+    ``(a,b)``). An item without ``=``, with an empty key, or with brackets
+    that do not pair up in nesting order makes it fail with an unpacking
+    error, an assertion or a RecursionError; here the parser reports the
+    item instead (argparse's usage error, exit status 2).
+    """
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        for item in values:
+            key, sep, value = item.partition('=')
+            if not sep or not key.strip():
+                parser.error(f'{option_string}: {item!r} is not KEY=VALUE '
+                             f'(e.g. optim_wrapper.optimizer.lr=2e-4)')
+            if not _brackets_pair_up(value):
+                parser.error(f'{option_string}: unbalanced () or [] in '
+                             f'{item!r}')
+        super().__call__(parser, namespace, values, option_string)
+
+
+def _brackets_pair_up(text: str) -> bool:
+    """Whether every ``(`` / ``[`` of ``text`` closes in nesting order."""
+    opened = []
+    for char in text:
+        if char in '([':
+            opened.append(')' if char == '(' else ']')
+        elif char in ')]' and (not opened or opened.pop() != char):
+            return False
+    return not opened
+
+
+def tool_parser(description: str, config_help: str,
+                work_dir_help: str) -> argparse.ArgumentParser:
+    """A parser with the options both tools share.
+
+    Args:
+        description (str): The tool's one-line description.
+        config_help (str): Help text of the positional ``config``.
+        work_dir_help (str): Help text of ``--work-dir``.
+
+    Returns:
+        argparse.ArgumentParser: Parser with ``config``, ``--work-dir``,
+        ``--cfg-options`` (:class:`ConfigOptionsAction`), ``--launcher``
+        (one of :data:`LAUNCHERS`, default ``'none'``) and
+        ``--local_rank`` / ``--local-rank`` (int, default 0). Further
+        positionals added by the tool follow ``config``.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('config', help=config_help)
+    parser.add_argument('--work-dir', help=work_dir_help)
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=ConfigOptionsAction,
+        metavar='KEY=VALUE',
+        help='override config entries (dotted keys), e.g. '
+        'optim_wrapper.optimizer.lr=2e-4; applied before the checks and '
+        'before --work-dir')
+    parser.add_argument(
+        '--launcher',
+        choices=LAUNCHERS,
+        default='none',
+        help='job launcher ("none": a single process)')
+    parser.add_argument(
+        '--local_rank',
+        '--local-rank',
+        type=int,
+        default=0,
+        help='rank of this process on its node (set by the launcher)')
+    return parser
+
+
+def parse_tool_args(parser: argparse.ArgumentParser,
+                    argv: Optional[Sequence[str]] = None
+                    ) -> argparse.Namespace:
+    """Parse the command line and export ``LOCAL_RANK``.
+
+    ``LOCAL_RANK`` is set from ``--local_rank`` only when the environment
+    does not have it (``torch.distributed.launch`` passes the flag,
+    ``torchrun`` the variable).
+
+    Args:
+        parser (argparse.ArgumentParser): From :func:`tool_parser`.
+        argv (Sequence[str], optional): Arguments; ``sys.argv[1:]`` when
+            None. Defaults to None.
+
+    Returns:
+        argparse.Namespace: The parsed arguments.
+
+    Raises:
+        SystemExit: With status 2 and argparse's message on bad arguments.
+    """
+    args = parser.parse_args(argv)
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+def default_work_dir(config: str) -> str:
+    """``./work_dirs/<config file name without extension>``."""
+    return osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
+
+
+def load_tool_config(args: argparse.Namespace,
+                     loaders: Sequence[str]) -> Config:
+    """Load, override and check the config of a tool run.
+
+    In order: denormal floats are flushed on CPU
+    (:func:`~mmcrossformer.utils.flush_denormals_on_cpu`); the config file
+    is read; ``launcher`` is set from ``args.launcher``; ``--cfg-options``
+    are merged; the neck / head channels and the ``data_root`` of
+    ``loaders`` are checked; ``work_dir`` is ``--work-dir``, else the
+    config's ``work_dir``, else :func:`default_work_dir`, and checkpoints
+    under it are trusted (:func:`~mmcrossformer.utils.trust_work_dir`);
+    with a launcher other than ``'none'``, CPU data parallel is set up
+    (:func:`~mmcrossformer.utils.setup_cpu_distributed`, a no-op with
+    CUDA).
+
+    Args:
+        args (argparse.Namespace): From :func:`parse_tool_args`.
+        loaders (Sequence[str]): Dataloader entries whose
+            ``dataset.data_root`` must exist, e.g. ``('test_dataloader',)``.
+
+    Returns:
+        Config: The config to build the Runner from.
+
+    Raises:
+        FileNotFoundError: If the config file or a ``data_root`` is missing.
+        ValueError: If a neck / head takes other channels than the
+            backbone gives (:func:`check_in_channels`).
+    """
+    flush_denormals_on_cpu()
+    cfg = Config.fromfile(args.config)
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    check_in_channels(cfg.model)
+    check_data_roots(cfg, tuple(loaders))
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = default_work_dir(args.config)
+    trust_work_dir(cfg.work_dir)
+    if args.launcher != 'none':
+        setup_cpu_distributed(cfg)
+    return cfg
+
+
+def build_runner(cfg: Config):
+    """The Runner of ``cfg``: ``RUNNERS.build`` when the config names a
+    ``runner_type``, else mmengine's ``Runner.from_cfg``.
+
+    The Runner sets the config's ``default_scope`` (mmdet, mmseg or
+    mmpretrain) as the registry scope of everything it builds.
+
+    Returns:
+        mmengine.runner.Runner: Ready for ``train()`` or ``test()``.
+    """
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+    if 'runner_type' in cfg:
+        return RUNNERS.build(cfg)
+    return Runner.from_cfg(cfg)
+
+
+__all__ = [
+    'LAUNCHERS', 'ConfigOptionsAction', 'tool_parser', 'parse_tool_args',
+    'default_work_dir', 'load_tool_config', 'build_runner'
+]
