@@ -5,8 +5,8 @@
 # each scaled by batch / 512 (main.py), i.e. lr 1e-3, warm-up from 1e-6 over
 # 20 epochs, cosine to 1e-5, all stepped per iteration (timm schedulers with
 # t_in_epochs=False); weight decay 0.05 except for 1-D parameters and biases
-# (optimizer.py: norms and biases; DPB Linear weights are decayed; the
-# model's no_weight_decay names match nothing in CrossFormer); gradient
+# (optimizer.py: norms and biases; DPB Linear weights are decayed), given
+# here by the paramwise_cfg rules below, not by names on the model; gradient
 # clipping at 5.0, RandAugment (m9, mstd 0.5), mixup 0.8, cutmix 1.0, label
 # smoothing 0.1, random erasing 0.25, bicubic 224 crops.
 # Not reproduced exactly: timm's cosine runs over all 300 epochs with the

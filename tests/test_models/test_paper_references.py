@@ -24,12 +24,11 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from mmcrossformer.models.backbones.crossformer import (
-    AmplitudeCoolingLayer,
     CrossFormer,
     CrossFormerStage,
-    LSDAttention,
 )
 from mmcrossformer.models.backbones.crossvit import CrossViT
+from mmcrossformer.models.layers import AmplitudeCoolingLayer, LSDAttention
 
 ATOL = 1e-5
 # a wrong variant must differ from the module by more than this

@@ -10,27 +10,30 @@ Official code: https://github.com/cheerss/CrossFormer
 (``models/crossformer.py`` for classification,
 ``models/crossformer_backbone_det.py`` for dense prediction).
 
-The building blocks carry the papers' names:
+This module assembles the network: :class:`CrossFormerBlock`,
+:class:`CrossFormerStage`, :class:`CrossFormer` with its arch zoo, and
+:func:`progressive_group_sizes` (PGS, CrossFormer++). The papers' bricks
+live in :mod:`mmcrossformer.models.layers`, one module each:
 
-* :class:`CrossScaleEmbedding` -- CEL, the stem and the patch merging layers.
-* :class:`DynamicPositionBias` -- DPB, an MLP from relative coordinates to a
-  per-head attention bias.
-* :class:`LSDAttention` -- long / short distance attention (LDA / SDA).
-* :class:`AmplitudeCoolingLayer` -- ACL (CrossFormer++).
-* :func:`progressive_group_sizes` -- PGS group-size schedules (CrossFormer++).
+* ``cel`` -- :class:`~mmcrossformer.models.layers.CrossScaleEmbedding`
+  (CEL), the stem and the patch merging layers.
+* ``dpb`` -- :class:`~mmcrossformer.models.layers.DynamicPositionBias`
+  (DPB), an MLP from relative coordinates to a per-head attention bias.
+* ``lsda`` -- :class:`~mmcrossformer.models.layers.LSDAttention`, long /
+  short distance attention (LDA / SDA) with its token grouping.
+* ``acl`` -- :class:`~mmcrossformer.models.layers.AmplitudeCoolingLayer`
+  (ACL, CrossFormer++).
 
 All blocks work on channels-last tokens ``(B, H, W, C)``; the backbone returns
 channels-first feature maps ``(B, C, H, W)``.
 """
 import logging
 import math
-from functools import lru_cache
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 import torch.utils.checkpoint as cp
 from mmcv.cnn import build_norm_layer
 from mmcv.cnn.bricks.drop import DropPath
@@ -38,15 +41,17 @@ from mmengine.logging import print_log
 from mmengine.model import BaseModule, ModuleList
 
 from mmcrossformer.registry import MODELS
-from ..layers import build_ffn, ffn_forward
+
+from ..layers import (
+    AmplitudeCoolingLayer,
+    CrossScaleEmbedding,
+    LSDAttention,
+    build_ffn,
+    ffn_forward,
+)
+from ..layers.lsda import _ceil_div
 from ..utils.layer_depth import crossformer_layer_depth
 from .base_backbone import ArchBackbone
-
-# Added to the attention bias of padded keys. Finite, so that a group made
-# only of padding (possible with LDA) gives a softmax instead of NaN; its
-# queries are cropped away afterwards. Representable in fp16 and bf16, and
-# exp(-1e4) is 0 in all three float types, so padded keys get no weight.
-PAD_MASK_VALUE = -1e4
 
 
 def progressive_group_sizes(schedule: str, group_size: Sequence[int],
@@ -113,503 +118,6 @@ def progressive_group_sizes(schedule: str, group_size: Sequence[int],
 
 
 PGS_SCHEDULES = ('constant', 'linear', 'linear_div', 'alter', '7_14')
-
-
-class CrossScaleEmbedding(BaseModule):
-    """Cross-scale embedding layer (CEL, CrossFormer Sec. 3.1).
-
-    Several convolutions with different kernel sizes but the same stride
-    sample the input; their outputs are concatenated along channels. Larger
-    kernels get fewer channels: kernel ``i`` of ``n`` (sorted small to large)
-    gets ``out_channels / 2**(i + 1)`` channels, the last one the remainder
-    ``out_channels / 2**(n - 1)``. Each convolution is padded by
-    ``(k - stride) // 2`` so that all outputs share one grid.
-
-    The input is zero-padded at the bottom / right to a multiple of the
-    stride, so an input of (H, W) gives ``(ceil(H / s), ceil(W / s))``.
-
-    Args:
-        in_channels (int): Input channels C_in.
-        out_channels (int): Output channels C_out (sum of all kernels').
-        kernel_sizes (Sequence[int]): Kernel sizes, e.g. ``(4, 8, 16, 32)``
-            for the stem and ``(2, 4)`` for patch merging.
-        stride (int): Common stride s.
-        norm_cfg (dict, optional): Norm layer config. Defaults to LN.
-        pre_norm (bool): Normalise the input (over C_in) before the
-            convolutions, as the patch merging layers do; otherwise normalise
-            the output (over C_out), as the stem does. Defaults to False.
-
-    Raises:
-        ValueError: If a kernel is smaller than the stride, the kernels are
-            not sorted, or ``out_channels`` is too small to split.
-    """
-
-    def __init__(self,
-                 in_channels: int,
-                 out_channels: int,
-                 kernel_sizes: Sequence[int],
-                 stride: int,
-                 norm_cfg: Optional[dict] = dict(type='LN'),
-                 pre_norm: bool = False,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        kernel_sizes = list(kernel_sizes)
-        if not kernel_sizes or kernel_sizes != sorted(kernel_sizes) or \
-                kernel_sizes[0] < stride:
-            raise ValueError(
-                f'CEL kernel_sizes must be sorted ascending and >= stride '
-                f'{stride}, got {kernel_sizes}')
-        n = len(kernel_sizes)
-        dims = [out_channels // 2**(i + 1) for i in range(n - 1)]
-        dims.append(out_channels // 2**(n - 1))
-        if min(dims) < 1 or sum(dims) != out_channels:
-            raise ValueError(
-                f'CEL cannot split out_channels={out_channels} over kernels '
-                f'{kernel_sizes} (channel split {dims})')
-        self.stride = stride
-        self.kernel_sizes = kernel_sizes
-        self.pre_norm = pre_norm
-        self.projs = nn.ModuleList(
-            nn.Conv2d(
-                in_channels,
-                dim,
-                kernel_size=k,
-                stride=stride,
-                padding=(k - stride) // 2)
-            for k, dim in zip(kernel_sizes, dims))
-        if norm_cfg is None:
-            self.norm = None
-        else:
-            norm_dims = in_channels if pre_norm else out_channels
-            self.norm = build_norm_layer(norm_cfg, norm_dims)[1]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Embed tokens (B, H, W, C_in) into (B, ceil(H/s), ceil(W/s), C_out).
-        """
-        if self.pre_norm and self.norm is not None:
-            x = self.norm(x)
-        x = x.permute(0, 3, 1, 2)
-        # ceil(size / stride) * stride - size: a simpler symbolic expression
-        # than (-size) % stride for torch.compile with dynamic shapes
-        pad_h = _ceil_div(x.shape[2], self.stride) * self.stride - x.shape[2]
-        pad_w = _ceil_div(x.shape[3], self.stride) * self.stride - x.shape[3]
-        # traced: pad unconditionally (by 0 if need be), see _pad_always
-        if _pad_always() or pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h))
-        x = torch.cat([proj(x) for proj in self.projs], dim=1)
-        x = x.permute(0, 2, 3, 1)
-        if not self.pre_norm and self.norm is not None:
-            x = self.norm(x)
-        return x
-
-
-def _build_relative_position_tables(
-        gh: int, gw: int,
-        device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Builds the tables of :func:`relative_position_tables` (uncached)."""
-    dy = torch.arange(1 - gh, gh, device=device)
-    dx = torch.arange(1 - gw, gw, device=device)
-    coords = torch.stack(torch.meshgrid(dy, dx, indexing='ij'), dim=-1)
-    coords = coords.reshape(-1, 2).float()
-    ys, xs = torch.meshgrid(
-        torch.arange(gh, device=device),
-        torch.arange(gw, device=device),
-        indexing='ij')
-    ys, xs = ys.flatten(), xs.flatten()
-    rel_y = ys[:, None] - ys[None, :] + gh - 1
-    rel_x = xs[:, None] - xs[None, :] + gw - 1
-    index = (rel_y * (2 * gw - 1) + rel_x).flatten()
-    return coords, index
-
-
-@lru_cache(maxsize=64)
-def _cached_relative_position_tables(
-        gh: int, gw: int,
-        device: torch.device) -> Tuple[torch.Tensor, torch.Tensor]:
-    # Built outside inference mode whatever mode the first caller runs in:
-    # a table made under torch.inference_mode() would be an inference
-    # tensor, and every later forward with autograd (training) that saves
-    # it for backward (index_select, the DPB's first Linear) would fail.
-    with torch.inference_mode(False):
-        return _build_relative_position_tables(gh, gw, device)
-
-
-def relative_position_tables(
-    gh: int,
-    gw: int,
-    device: torch.device = torch.device('cpu')
-) -> Tuple[torch.Tensor, torch.Tensor]:
-    """Relative coordinates and pair index of a (gh, gw) group (for DPB).
-
-    Computed once per group size and device and cached, so that the forward
-    pass copies nothing to the device; callers never mutate them. The cached
-    tensors are ordinary tensors (built with inference mode off), valid both
-    under ``torch.inference_mode()`` and with autograd, whichever mode
-    fills the cache. While ``torch.compile`` traces, they are built inside
-    the graph instead (no cache lookup in the traced code).
-
-    Returns:
-        tuple[Tensor, Tensor]: ``coords`` of shape
-        ((2gh - 1) * (2gw - 1), 2), float, rows ``(dy, dx)`` for
-        ``dy in [1 - gh, gh - 1]`` (outer) and ``dx in [1 - gw, gw - 1]``
-        (inner); ``index`` of shape (gh * gw * gh * gw,), long, such that
-        ``coords[index[i * N + j]] = pos(i) - pos(j)`` for the tokens
-        ``i, j`` of the group in row-major order (N = gh * gw).
-    """
-    if torch.compiler.is_compiling():
-        return _build_relative_position_tables(gh, gw, device)
-    return _cached_relative_position_tables(gh, gw, torch.device(device))
-
-
-class DynamicPositionBias(BaseModule):
-    """Dynamic position bias (DPB, CrossFormer Sec. 3.2.2, Fig. 3).
-
-    An MLP maps each relative coordinate ``(dy, dx)`` between two tokens of a
-    group to one bias per head; unlike a learned table it works for any
-    group size. Layers (names as the official ``DynamicPosBias``):
-    ``pos_proj`` Linear(2, D), then ``pos1``, ``pos2`` = LN-ReLU-Linear(D, D)
-    and ``pos3`` = LN-ReLU-Linear(D, num_heads).
-
-    Args:
-        hidden_dims (int): Hidden width D (official: attention dims // 16).
-        num_heads (int): Number of attention heads.
-        residual (bool): Residual connections around ``pos1``/``pos2``
-            (unused by the released models). Defaults to False.
-    """
-
-    def __init__(self,
-                 hidden_dims: int,
-                 num_heads: int,
-                 residual: bool = False,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        self.residual = residual
-        self.num_heads = num_heads
-        self.pos_proj = nn.Linear(2, hidden_dims)
-
-        def ln_relu_linear(out_dims):
-            return nn.Sequential(
-                nn.LayerNorm(hidden_dims), nn.ReLU(),
-                nn.Linear(hidden_dims, out_dims))
-
-        self.pos1 = ln_relu_linear(hidden_dims)
-        self.pos2 = ln_relu_linear(hidden_dims)
-        self.pos3 = ln_relu_linear(num_heads)
-
-    def forward(self, gh: int, gw: int) -> torch.Tensor:
-        """Bias for a (gh, gw) group, shape (num_heads, N, N), N = gh * gw."""
-        weight = self.pos_proj.weight
-        coords, index = relative_position_tables(gh, gw, weight.device)
-        pos = self.pos_proj(coords.to(weight.dtype))
-        if self.residual:
-            pos = pos + self.pos1(pos)
-            pos = pos + self.pos2(pos)
-        else:
-            pos = self.pos2(self.pos1(pos))
-        table = self.pos3(pos)  # ((2gh-1)(2gw-1), num_heads)
-        n = gh * gw
-        # index_select: its backward (index_add) is faster than indexing's
-        bias = table.index_select(0, index)
-        bias = bias.view(n, n, self.num_heads)
-        return bias.permute(2, 0, 1)
-
-
-def _build_padding_key_mask(height: int, width: int, gh: int, gw: int,
-                            interval: int,
-                            device: torch.device) -> torch.Tensor:
-    """Builds the mask of :func:`padding_key_mask` (uncached)."""
-    rh = _ceil_div(height, gh * interval)
-    rw = _ceil_div(width, gw * interval)
-    rows = torch.arange(rh * gh * interval, device=device) >= height
-    cols = torch.arange(rw * gw * interval, device=device) >= width
-    pad = rows[:, None] | cols[None, :]
-    pad = pad.view(rh, gh, interval, rw, gw, interval)
-    pad = pad.permute(0, 3, 2, 5, 1, 4)
-    return pad.reshape(rh * rw * interval * interval, gh * gw)
-
-
-@lru_cache(maxsize=128)
-def _cached_padding_key_mask(height: int, width: int, gh: int, gw: int,
-                             interval: int,
-                             device: torch.device) -> torch.Tensor:
-    # outside inference mode, see _cached_relative_position_tables
-    with torch.inference_mode(False):
-        return _build_padding_key_mask(height, width, gh, gw, interval,
-                                       device)
-
-
-def padding_key_mask(height: int, width: int, gh: int, gw: int,
-                     interval: int, device: torch.device) -> torch.Tensor:
-    """Which key tokens of each group are padding, shape (num_groups, N).
-
-    Groups are ordered as :func:`group_tokens` orders them. Computed once per
-    map size, group shape and device and cached (an ordinary tensor, valid
-    under inference mode and with autograd alike; never mutated by
-    callers); built inside the graph while ``torch.compile`` traces.
-    """
-    if torch.compiler.is_compiling():
-        return _build_padding_key_mask(height, width, gh, gw, interval,
-                                       device)
-    return _cached_padding_key_mask(height, width, gh, gw, interval,
-                                    torch.device(device))
-
-
-def _ceil_div(a: int, b: int) -> int:
-    """``ceil(a / b)`` for positive ints (also symbolic ones)."""
-    return (a + b - 1) // b
-
-
-def _pad_always() -> bool:
-    """Whether padding and padding masks are applied even when nothing is
-    padded (zero pads, an all-False mask).
-
-    True while ``torch.compile`` traces: a Python branch on "is the map a
-    multiple of the group grid" would become a guard of the compiled graph,
-    and with dynamic shapes every input size that takes the other branch
-    would recompile. Applying them unconditionally gives the same values
-    (padding by 0 copies, an all-False mask adds 0 to the attention bias),
-    so one graph serves all sizes. False in eager mode, which skips the
-    no-op copies and keeps the smaller broadcast bias.
-    """
-    return torch.compiler.is_compiling()
-
-
-def group_tokens(x: torch.Tensor, gh: int, gw: int,
-                 interval: int) -> torch.Tensor:
-    """Gather the tokens of each L/SDA group: (B, H, W, C) ->
-    (B * num_groups, gh * gw, C), in one copy (two with padding).
-
-    The map is zero-padded at the bottom / right to a multiple of
-    ``gh * interval`` x ``gw * interval``. Groups are ordered by batch, then
-    ``(row block, column block, row offset, column offset)``; tokens inside
-    a group row-major. ``interval=1`` gives SDA groups (adjacent G x G
-    blocks), ``interval=I`` LDA groups (tokens ``I`` apart).
-    """
-    b, h, w, c = x.shape
-    rh, rw = _ceil_div(h, gh * interval), _ceil_div(w, gw * interval)
-    pad_h, pad_w = rh * gh * interval - h, rw * gw * interval - w
-    if _pad_always() or pad_h or pad_w:
-        x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
-    x = x.view(b, rh, gh, interval, rw, gw, interval, c)
-    x = x.permute(0, 1, 4, 3, 6, 2, 5, 7)
-    return x.reshape(b * rh * rw * interval * interval, gh * gw, c)
-
-
-def ungroup_tokens(x: torch.Tensor, height: int, width: int, gh: int,
-                   gw: int, interval: int) -> torch.Tensor:
-    """Inverse of :func:`group_tokens`: (B * num_groups, gh * gw, C) ->
-    (B, height, width, C), padding cropped (one copy; with padding the
-    result is a view of the padded map, except under ``torch.compile``,
-    see below)."""
-    c = x.shape[-1]
-    rh, rw = _ceil_div(height, gh * interval), _ceil_div(width, gw * interval)
-    hp, wp = rh * gh * interval, rw * gw * interval
-    b = x.shape[0] // (rh * rw * interval * interval)
-    x = x.view(b, rh, rw, interval, interval, gh, gw, c)
-    x = x.permute(0, 1, 5, 3, 2, 6, 4, 7).reshape(b, hp, wp, c)
-    if _pad_always():
-        # traced: crop by gathering rows and columns, which gives a new
-        # contiguous tensor whether or not something is cropped; a slice
-        # would be a view whose contiguity (hp == height?) the compiled
-        # graph guards on, recompiling whenever it changes
-        x = x.index_select(1, torch.arange(height, device=x.device))
-        return x.index_select(2, torch.arange(width, device=x.device))
-    # a view; the whole map (contiguous) when nothing is padded
-    return x[:, :height, :width]
-
-
-class LSDAttention(BaseModule):
-    """Long / short distance attention (L/SDA, CrossFormer Sec. 3.2.1).
-
-    The token map is split into groups and multi-head self-attention runs
-    inside each group, with a :class:`DynamicPositionBias`:
-
-    * SDA (short distance): each G x G block of adjacent tokens is a group.
-    * LDA (long distance): tokens sampled with a fixed ``interval`` I form a
-      group, i.e. positions ``(r * G * I + g * I + i)`` for fixed ``r, i``
-      and ``g = 0 .. G - 1`` on each axis.
-
-    The map is zero-padded at the bottom / right to a multiple of ``G``
-    (SDA) or ``G * I`` (LDA); padded tokens are masked out as keys and their
-    outputs cropped. When ``min(H, W) <= G`` the whole map is one group
-    (attention over all tokens), as in the official code.
-
-    Args:
-        embed_dims (int): Channels C.
-        num_heads (int): Attention heads; must divide C.
-        group_size (int): Group side G.
-        interval (int): LDA interval I.
-        mode (str): ``'sda'`` or ``'lda'``.
-        qkv_bias (bool): Bias in the qkv projection. Defaults to True.
-        qk_scale (float, optional): Overrides ``head_dims ** -0.5``.
-        attn_drop (float): Dropout on attention weights. Defaults to 0.
-        proj_drop (float): Dropout after the output projection.
-
-    Raises:
-        ValueError: On an unknown mode, non-positive sizes or heads that do
-            not divide the channels.
-    """
-
-    def __init__(self,
-                 embed_dims: int,
-                 num_heads: int,
-                 group_size: int,
-                 interval: int,
-                 mode: str = 'sda',
-                 qkv_bias: bool = True,
-                 qk_scale: Optional[float] = None,
-                 attn_drop: float = 0.,
-                 proj_drop: float = 0.,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        if mode not in ('sda', 'lda'):
-            raise ValueError(f"mode must be 'sda' or 'lda', got {mode!r}")
-        if embed_dims % num_heads:
-            raise ValueError(f'num_heads={num_heads} does not divide '
-                             f'embed_dims={embed_dims}')
-        if group_size < 1 or interval < 1:
-            raise ValueError(f'group_size ({group_size}) and interval '
-                             f'({interval}) must be >= 1')
-        self.embed_dims = embed_dims
-        self.num_heads = num_heads
-        self.group_size = group_size
-        self.interval = interval
-        self.mode = mode
-        self.scale = qk_scale
-        self.attn_drop = attn_drop
-        self.qkv = nn.Linear(embed_dims, embed_dims * 3, bias=qkv_bias)
-        self.dpb = DynamicPositionBias(embed_dims // 16, num_heads)
-        self.proj = nn.Linear(embed_dims, embed_dims)
-        self.proj_drop = nn.Dropout(proj_drop)
-
-    def group_shape(self, height: int, width: int) -> Tuple[int, int, int]:
-        """(gh, gw, interval) used for a (height, width) token map."""
-        if min(height, width) <= self.group_size:
-            return height, width, 1
-        interval = self.interval if self.mode == 'lda' else 1
-        return self.group_size, self.group_size, interval
-
-    def token_groups(self, height: int, width: int) -> torch.Tensor:
-        """Group index and in-group position of every token of a map.
-
-        Returns:
-            Tensor: Long tensor (2, height, width): ``[0]`` the group each
-            token belongs to, ``[1]`` its row-major position in that group,
-            in the order :meth:`forward` and :meth:`attention_weights` use.
-        """
-        gh, gw, it = self.group_shape(height, width)
-        ys = torch.arange(height)[:, None].expand(height, width)
-        xs = torch.arange(width)[None, :].expand(height, width)
-        rw_count = -(-width // (gw * it))
-        group = (((ys // (gh * it)) * rw_count + xs // (gw * it)) * it +
-                 ys % it) * it + xs % it
-        pos = ((ys % (gh * it)) // it) * gw + (xs % (gw * it)) // it
-        return torch.stack([group, pos])
-
-    def _qkv_and_mask(
-        self, x: torch.Tensor
-    ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor, Tuple]:
-        """Grouped q, k, v (B * groups, heads, N, d) (views of one qkv
-        tensor), the additive mask (DPB bias, plus ``PAD_MASK_VALUE`` for
-        padded keys), either (1, heads, N, N) or
-        (groups, heads, N, N), and the group layout."""
-        b, h, w, c = x.shape
-        gh, gw, it = self.group_shape(h, w)
-        heads, head_dims = self.num_heads, c // self.num_heads
-        n = gh * gw
-        qkv = self.qkv(group_tokens(x, gh, gw, it))
-        qkv = qkv.view(qkv.shape[0], n, 3, heads, head_dims)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        mask = self.dpb(gh, gw).to(q.dtype).unsqueeze(0)  # (1, heads, N, N)
-        if _pad_always() or h % (gh * it) or w % (gw * it):
-            # one broadcast add writes the (groups, heads, N, N) mask
-            pad = padding_key_mask(h, w, gh, gw, it, x.device)
-            mask = mask + pad[:, None, None, :].to(q.dtype) * PAD_MASK_VALUE
-        return q, k, v, mask, (b, h, w, gh, gw, it)
-
-    def attention_weights(self, x: torch.Tensor) -> torch.Tensor:
-        """Softmax attention weights, for analysis (the forward pass never
-        forms them on the SDPA path).
-
-        Args:
-            x (Tensor): Normalised tokens (B, H, W, C), the input of
-                :meth:`forward`.
-
-        Returns:
-            Tensor: (B, num_groups, num_heads, N, N), rows are queries.
-        """
-        q, k, _, mask, (b, *_) = self._qkv_and_mask(x)
-        scale = self.scale or q.shape[-1]**-0.5
-        scores = (q @ k.transpose(-1, -2)) * scale
-        scores = scores.view(b, -1, *scores.shape[1:]) + mask
-        return scores.softmax(-1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Attend within groups: (B, H, W, C) -> (B, H, W, C).
-
-        The result may be a non-contiguous view (of the padded map).
-
-        Fast path: the tokens are grouped (and padded) once, before the qkv
-        projection; q, k and v are strided views of its output; the DPB
-        bias and the padding mask form one additive mask for
-        ``F.scaled_dot_product_attention``; the output projection runs on
-        the grouped tokens and the ungrouping copy also crops the padding.
-        On CPU, when the mask needs a gradient (training), PyTorch's SDPA
-        would fall back to its generic kernel; the same computation runs as
-        scaled ``q k^T`` plus mask, softmax and ``@ v`` instead.
-        """
-        q, k, v, mask, (b, h, w, gh, gw, it) = self._qkv_and_mask(x)
-        drop = self.attn_drop if self.training else 0.
-        groups = q.shape[0] // b
-        if (q.device.type == 'cpu' and mask.requires_grad
-                and torch.is_grad_enabled()):
-            scale = self.scale or q.shape[-1]**-0.5
-            attn = (q * scale) @ k.transpose(-1, -2)
-            attn = (attn.view(b, groups, *attn.shape[1:]) + mask).softmax(-1)
-            if drop > 0:
-                attn = F.dropout(attn, drop, training=True)
-            out = attn.flatten(0, 1) @ v
-        else:
-            if mask.shape[0] > 1 and b > 1:  # per-group mask, batch > 1
-                mask = mask.expand(b, *mask.shape).flatten(0, 1)
-            out = F.scaled_dot_product_attention(
-                q, k, v, attn_mask=mask, dropout_p=drop, scale=self.scale)
-        out = out.transpose(1, 2).flatten(2)  # (B * groups, N, C)
-        out = self.proj_drop(self.proj(out))
-        return ungroup_tokens(out, h, w, gh, gw, it)
-
-
-class AmplitudeCoolingLayer(BaseModule):
-    """Amplitude cooling layer (ACL, CrossFormer++ Sec. 3.4).
-
-    A depth-wise 3x3 convolution followed by a norm, with no residual
-    connection; it damps the growth of activations along the residual
-    stream. (B, H, W, C) -> (B, H, W, C). Official names: ``ex_conv``,
-    ``ex_ln``.
-
-    Args:
-        embed_dims (int): Channels C.
-        kernel_size (int): Depth-wise kernel size. Defaults to 3.
-        norm_cfg (dict): Norm config. Defaults to LN.
-    """
-
-    def __init__(self,
-                 embed_dims: int,
-                 kernel_size: int = 3,
-                 norm_cfg: dict = dict(type='LN'),
-                 init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        self.conv = nn.Conv2d(
-            embed_dims,
-            embed_dims,
-            kernel_size,
-            padding=(kernel_size - 1) // 2,
-            groups=embed_dims)
-        self.norm = build_norm_layer(norm_cfg, embed_dims)[1]
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
-        return self.norm(x)
 
 
 class CrossFormerBlock(BaseModule):
@@ -1084,10 +592,6 @@ class CrossFormer(ArchBackbone):
             logger='current',
             level=logging.WARNING)
 
-    def no_weight_decay_keywords(self) -> set:
-        """Parameter-name keywords usually excluded from weight decay."""
-        return {'dpb'}
-
     def get_layer_depth(self, param_name: str,
                         prefix: str = '') -> Tuple[int, int]:
         """Layer depth of a parameter for layer-wise learning-rate decay
@@ -1151,3 +655,4 @@ class CrossFormer(ArchBackbone):
                     out = self.norm(out)
                 outs.append(out.permute(0, 3, 1, 2).contiguous())
         return tuple(outs)
+

@@ -8,8 +8,10 @@ import torch.nn as nn
 from mmcrossformer.models import CrossFormer
 from mmcrossformer.models.backbones.crossformer import (
     CrossFormerBlock,
-    LSDAttention,
     progressive_group_sizes,
+)
+from mmcrossformer.models.layers import (
+    LSDAttention,
     relative_position_tables,
 )
 

@@ -12,12 +12,12 @@ from mmengine.logging import MMLogger
 from test_crossformer import tiny
 
 from mmcrossformer.models import CrossFormer
-from mmcrossformer.models.backbones import crossformer as cf
+from mmcrossformer.models.layers import dpb, lsda
 
 
 def clear_table_caches():
-    cf._cached_relative_position_tables.cache_clear()
-    cf._cached_padding_key_mask.cache_clear()
+    dpb._cached_relative_position_tables.cache_clear()
+    lsda._cached_padding_key_mask.cache_clear()
 
 
 def train_step_grads(model, x):
@@ -42,11 +42,11 @@ def test_inference_mode_then_training_step():
     with torch.inference_mode():
         model.eval()(x)
     # the cached tensors are ordinary tensors, not inference tensors
-    assert cf._cached_relative_position_tables.cache_info().currsize > 0
-    assert cf._cached_padding_key_mask.cache_info().currsize > 0
-    coords, index = cf.relative_position_tables(4, 4)
+    assert dpb._cached_relative_position_tables.cache_info().currsize > 0
+    assert lsda._cached_padding_key_mask.cache_info().currsize > 0
+    coords, index = dpb.relative_position_tables(4, 4)
     assert not coords.is_inference() and not index.is_inference()
-    assert not cf.padding_key_mask(18, 23, 4, 4, 4, 'cpu').is_inference()
+    assert not lsda.padding_key_mask(18, 23, 4, 4, 4, 'cpu').is_inference()
     grads = train_step_grads(model, x)
     clear_table_caches()
     expected = train_step_grads(fresh, x)
@@ -182,7 +182,7 @@ def test_lsda_compile_one_graph_with_aot_autograd():
     import torch._dynamo as dynamo
     from torch._dynamo.utils import counters
     torch.manual_seed(0)
-    attn = cf.LSDAttention(16, 2, group_size=4, interval=2, mode='lda')
+    attn = lsda.LSDAttention(16, 2, group_size=4, interval=2, mode='lda')
     attn.eval()
     dynamo.reset()
     counters.clear()
