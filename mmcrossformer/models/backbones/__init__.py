@@ -1,5 +1,4 @@
 from .crossformer import CrossFormer
 from .crossvit import CrossViT
-from .timm_model import TimmModel
 
-__all__ = ['CrossFormer', 'CrossViT', 'TimmModel']
+__all__ = ['CrossFormer', 'CrossViT']
