@@ -3,12 +3,13 @@
 # training script) and the paper (Sec. 4.1, supplement Table 9): 300 epochs,
 # 4096 images per batch in total (32 GPUs x 128), AdamW lr 0.004 (= 5e-4 x
 # batch / 512, scaled by batch size from base 4096), weight decay 0.05 except
-# for 1-D parameters and biases (timm's create_optimizer; the model's
-# no_weight_decay names never match its parameter names, so CLS tokens and
-# position embeddings are decayed), 30 linear warm-up epochs from 1e-6,
-# cosine to 1e-5 (per iteration here), RandAugment (m9, n2, mstd 0.5),
-# mixup 0.8, cutmix 1.0, random erasing 0.25, label smoothing 0.1,
-# drop-path 0.1; repeated augmentation for CrossViT-18 only.
+# for 1-D parameters and biases (timm's create_optimizer; the official
+# model's no_weight_decay names, 'cls_token' and 'pos_embed', match none of
+# its parameter names, so CLS tokens and position embeddings are decayed;
+# optim_wrapper.paramwise_cfg below does the same), 30 linear warm-up epochs
+# from 1e-6, cosine to 1e-5 (per iteration here), RandAugment (m9, n2,
+# mstd 0.5), mixup 0.8, cutmix 1.0, random erasing 0.25, label smoothing
+# 0.1, drop-path 0.1; repeated augmentation for CrossViT-18 only.
 # Resolution as the official code and the released models (--input-size
 # 240, img_size=[240, 224]): training RandomResizedCrop 240 (bicubic); test:
 # resize the short side to 274 (= int(240 / 0.875)) and center-crop 240; the

@@ -17,16 +17,22 @@ the small branch and ``M`` on the large one, then fuses the branches with
 tokens of both branches, after a final norm, feed one classifier each; the
 prediction is the mean of the two (Sec. 3.2).
 
-The building blocks carry the paper's names:
+This file assembles the network (:class:`MultiScaleEncoder`, one of the
+``K`` multi-scale encoders, and :class:`CrossViT`) from the paper's bricks in
+:mod:`mmcrossformer.models.layers`:
 
-* :class:`CrossViTPatchEmbed` -- linear patch embedding, or the three
-  convolutions of the dagger (``†``) models (Sec. 4.1, Table 1).
-* :class:`TransformerLayer` -- a pre-norm ViT layer (MSA + FFN).
-* :class:`CrossAttention` -- multi-head cross-attention (MCA, Eq. 6) with the
-  CLS token as the only query.
-* :class:`CrossAttentionFusion` -- Eq. 5-7 for one branch: projection ``f``,
-  MCA with residual and no FFN, back-projection ``g``.
-* :class:`MultiScaleEncoder` -- one of the ``K`` multi-scale encoders.
+* :class:`~mmcrossformer.models.layers.CrossViTPatchEmbed` -- linear patch
+  embedding, or the three convolutions of the dagger (``†``) models
+  (Sec. 4.1, Table 1).
+* :func:`~mmcrossformer.models.layers.resize_pos_embed` -- position
+  embeddings on another token grid.
+* :class:`~mmcrossformer.models.layers.TransformerLayer` -- a pre-norm ViT
+  layer (MSA + FFN).
+* :class:`~mmcrossformer.models.layers.CrossAttention` -- multi-head
+  cross-attention (MCA, Eq. 6) with the CLS token as the only query.
+* :class:`~mmcrossformer.models.layers.CrossAttentionFusion` -- Eq. 5-7 for
+  one branch: projection ``f``, MCA with residual and no FFN,
+  back-projection ``g``.
 
 Tokens are ``(B, 1 + h * w, C)`` sequences, the CLS token first.
 """
@@ -38,351 +44,31 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 import torch.utils.checkpoint as cp
-from mmcv.cnn import build_activation_layer, build_norm_layer
-from mmcv.cnn.bricks.drop import DropPath
+from mmcv.cnn import build_norm_layer
 from mmengine.logging import MMLogger
 from mmengine.model import BaseModule, ModuleList
 
 from mmcrossformer.registry import MODELS
+
 from ..data_preprocessors import get_valid_sizes
-from ..layers import build_ffn, ffn_forward
+from ..layers import (
+    CrossAttentionFusion,
+    CrossViTPatchEmbed,
+    TransformerLayer,
+    resize_pos_embed,
+)
 from ..utils.layer_depth import crossvit_layer_depth
 from .base_backbone import ArchBackbone
-
-
-def resize_pos_embed(pos_embed: torch.Tensor,
-                     src_grid: Tuple[int, int],
-                     dst_grid: Tuple[int, int],
-                     mode: str = 'bicubic',
-                     num_extra_tokens: int = 1) -> torch.Tensor:
-    """Resample a position embedding to another token grid.
-
-    The first ``num_extra_tokens`` entries (the CLS token's) are kept as they
-    are; the patch entries, laid out row-major on ``src_grid``, are
-    interpolated (``align_corners=False``) to ``dst_grid``. This is how the
-    paper adapts the embedding to 384-pixel fine-tuning (Sec. 4.1).
-
-    Args:
-        pos_embed (Tensor): Shape (1, extra + src_h * src_w, C).
-        src_grid (tuple[int, int]): (src_h, src_w).
-        dst_grid (tuple[int, int]): (dst_h, dst_w).
-        mode (str): Interpolation mode. Defaults to ``'bicubic'``.
-        num_extra_tokens (int): Leading tokens that are not patches.
-            Defaults to 1.
-
-    Returns:
-        Tensor: Shape (1, extra + dst_h * dst_w, C); the input itself when
-        the grids are equal.
-
-    Raises:
-        ValueError: If the length of ``pos_embed`` does not match
-            ``src_grid``.
-    """
-    src_grid, dst_grid = tuple(src_grid), tuple(dst_grid)
-    extra = num_extra_tokens
-    if pos_embed.shape[1] != extra + src_grid[0] * src_grid[1]:
-        raise ValueError(f'A position embedding of {pos_embed.shape[1]} '
-                         f'tokens does not fit {extra} extra tokens plus a '
-                         f'{src_grid} grid')
-    if src_grid == dst_grid:
-        return pos_embed
-    head, patches = pos_embed[:, :extra], pos_embed[:, extra:]
-    channels = patches.shape[-1]
-    patches = patches.reshape(1, src_grid[0], src_grid[1], channels)
-    patches = F.interpolate(
-        patches.permute(0, 3, 1, 2).float(),
-        size=dst_grid,
-        mode=mode,
-        align_corners=False).to(pos_embed.dtype)
-    patches = patches.flatten(2).transpose(1, 2)
-    return torch.cat([head, patches], dim=1)
-
-
-class CrossViTPatchEmbed(BaseModule):
-    """Patch embedding of one branch.
-
-    * Linear (``multi_conv=False``): one ``p x p`` convolution of stride
-      ``p``, i.e. a linear map of each flattened patch (ViT).
-    * Three convolutions (``multi_conv=True``, the dagger models of Table 1):
-      a 7x7 stride-4 convolution, then two 3x3 convolutions with ReLUs in
-      between, of strides (3, 1) for ``p = 12`` and (2, 2) for ``p = 16``;
-      widths ``C / 4``, ``C / 2``, ``C`` (as the official code).
-
-    The image is zero-padded at the bottom / right to a multiple of ``p``,
-    so an (H, W) input gives a ``(ceil(H / p), ceil(W / p))`` token grid
-    with either embedding.
-
-    Args:
-        in_channels (int): Image channels.
-        embed_dims (int): Token width C.
-        patch_size (int): Patch side p.
-        multi_conv (bool): Use the three-convolution embedding; only
-            defined for ``p`` 12 and 16. Defaults to False.
-
-    Raises:
-        ValueError: For ``multi_conv`` with another patch size.
-    """
-
-    # strides / paddings of the 2nd and 3rd convolution, per patch size
-    _MULTI_CONV = {12: ((3, 0), (1, 1)), 16: ((2, 1), (2, 1))}
-
-    def __init__(self,
-                 in_channels: int,
-                 embed_dims: int,
-                 patch_size: int,
-                 multi_conv: bool = False,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        self.patch_size = patch_size
-        self.multi_conv = multi_conv
-        if not multi_conv:
-            self.projection = nn.Conv2d(
-                in_channels, embed_dims, patch_size, stride=patch_size)
-            return
-        if patch_size not in self._MULTI_CONV:
-            raise ValueError(
-                f'The three-convolution patch embedding is defined for '
-                f'patch sizes {sorted(self._MULTI_CONV)}, got {patch_size}')
-        (s2, p2), (s3, p3) = self._MULTI_CONV[patch_size]
-        self.projection = nn.Sequential(
-            nn.Conv2d(in_channels, embed_dims // 4, 7, stride=4, padding=3),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(embed_dims // 4, embed_dims // 2, 3, s2, p2),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(embed_dims // 2, embed_dims, 3, s3, p3))
-
-    def forward(self,
-                x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
-        """Embed (B, C_in, H, W) into tokens (B, h * w, C) on an (h, w) grid,
-        ``h = ceil(H / p)``, ``w = ceil(W / p)``."""
-        p = self.patch_size
-        pad_h, pad_w = (-x.shape[2]) % p, (-x.shape[3]) % p
-        if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h))
-        x = self.projection(x)
-        grid = (x.shape[2], x.shape[3])
-        return x.flatten(2).transpose(1, 2), grid
-
-
-class MultiheadSelfAttention(BaseModule):
-    """Multi-head self-attention over all tokens, (B, N, C) -> (B, N, C).
-
-    Args:
-        embed_dims (int): Token width C.
-        num_heads (int): Heads h; ``C / h`` channels each.
-        qkv_bias (bool): Bias in the fused q/k/v projection.
-            Defaults to True.
-        attn_drop (float): Dropout on attention weights. Defaults to 0.
-        proj_drop (float): Dropout after the output projection.
-            Defaults to 0.
-    """
-
-    def __init__(self,
-                 embed_dims: int,
-                 num_heads: int,
-                 qkv_bias: bool = True,
-                 attn_drop: float = 0.,
-                 proj_drop: float = 0.,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        self.num_heads = num_heads
-        self.attn_drop = attn_drop
-        self.qkv = nn.Linear(embed_dims, 3 * embed_dims, bias=qkv_bias)
-        self.proj = nn.Linear(embed_dims, embed_dims)
-        self.proj_drop = nn.Dropout(proj_drop)
-
-    def forward(self,
-                x: torch.Tensor,
-                key_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """(B, N, C) -> (B, N, C); ``key_mask`` (B, 1, 1, N) bool, False for
-        keys no query may attend to (padding), or None for all."""
-        b, n, c = x.shape
-        qkv = self.qkv(x).view(b, n, 3, self.num_heads, c // self.num_heads)
-        q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=key_mask,
-            dropout_p=self.attn_drop if self.training else 0.)
-        out = out.transpose(1, 2).reshape(b, n, c)
-        return self.proj_drop(self.proj(out))
-
-
-class TransformerLayer(BaseModule):
-    """Pre-norm ViT layer: ``x + MSA(LN(x))``, then ``x + FFN(LN(x))``.
-
-    Args:
-        embed_dims (int): Token width C.
-        num_heads (int): Attention heads.
-        mlp_ratio (float): FFN hidden width / C (r in Table 1).
-        qkv_bias (bool): Defaults to True.
-        drop_rate (float): Dropout after projections. Defaults to 0.
-        attn_drop_rate (float): Attention dropout. Defaults to 0.
-        drop_path_rate (float): Stochastic depth of both residual branches.
-        act_cfg (dict): FFN activation. Defaults to GELU.
-        norm_cfg (dict): Norm config. Defaults to LN with eps 1e-6.
-    """
-
-    def __init__(self,
-                 embed_dims: int,
-                 num_heads: int,
-                 mlp_ratio: float = 4.,
-                 qkv_bias: bool = True,
-                 drop_rate: float = 0.,
-                 attn_drop_rate: float = 0.,
-                 drop_path_rate: float = 0.,
-                 act_cfg: dict = dict(type='GELU'),
-                 norm_cfg: dict = dict(type='LN', eps=1e-6),
-                 init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        self.ln1 = build_norm_layer(norm_cfg, embed_dims)[1]
-        self.attn = MultiheadSelfAttention(
-            embed_dims,
-            num_heads,
-            qkv_bias=qkv_bias,
-            attn_drop=attn_drop_rate,
-            proj_drop=drop_rate)
-        self.drop_path = DropPath(
-            drop_path_rate) if drop_path_rate > 0 else nn.Identity()
-        self.ln2 = build_norm_layer(norm_cfg, embed_dims)[1]
-        self.ffn = build_ffn(embed_dims, mlp_ratio, drop_rate, drop_path_rate,
-                             act_cfg)
-
-    def forward(self,
-                x: torch.Tensor,
-                key_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """(B, N, C) -> (B, N, C); ``key_mask`` as
-        :meth:`MultiheadSelfAttention.forward`."""
-        x = x + self.drop_path(self.attn(self.ln1(x), key_mask))
-        return ffn_forward(self.ffn, self.ln2(x), identity=x)
-
-
-class CrossAttention(BaseModule):
-    """Multi-head cross-attention with the first token as the only query.
-
-    Eq. 6: ``q = x_cls W_q``, ``k = x W_k``, ``v = x W_v``,
-    ``A = softmax(q k^T / sqrt(C / h))``, ``CA(x) = A v``, per head, followed
-    by an output projection. One query makes the cost linear in the number
-    of tokens N.
-
-    Args:
-        embed_dims (int): Token width C.
-        num_heads (int): Heads h.
-        qkv_bias (bool): Bias in ``W_q``, ``W_k``, ``W_v``. Defaults to True.
-        attn_drop (float): Dropout on attention weights. Defaults to 0.
-        proj_drop (float): Dropout after the output projection.
-    """
-
-    def __init__(self,
-                 embed_dims: int,
-                 num_heads: int,
-                 qkv_bias: bool = True,
-                 attn_drop: float = 0.,
-                 proj_drop: float = 0.,
-                 init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        self.num_heads = num_heads
-        self.attn_drop = attn_drop
-        self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
-        self.k = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
-        self.v = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
-        self.proj = nn.Linear(embed_dims, embed_dims)
-        self.proj_drop = nn.Dropout(proj_drop)
-
-    def forward(self,
-                x: torch.Tensor,
-                key_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """(B, N, C) -> the attended first token, (B, 1, C); ``key_mask``
-        (B, 1, 1, N) bool, False for keys to ignore, or None for all."""
-        b, n, c = x.shape
-        heads, d = self.num_heads, c // self.num_heads
-        q = self.q(x[:, :1]).view(b, 1, heads, d).transpose(1, 2)
-        k = self.k(x).view(b, n, heads, d).transpose(1, 2)
-        v = self.v(x).view(b, n, heads, d).transpose(1, 2)
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=key_mask,
-            dropout_p=self.attn_drop if self.training else 0.)
-        out = out.transpose(1, 2).reshape(b, 1, c)
-        return self.proj_drop(self.proj(out))
-
-
-class CrossAttentionFusion(BaseModule):
-    """Cross-attention fusion of one branch i with another branch j.
-
-    Sec. 3.3, Eq. 5-7, with ``f`` and ``g`` each LN -> GELU -> Linear::
-
-        c   = f(x_i[cls])                              # C_i -> C_j
-        x'  = c || x_j[patches]                        # Eq. 5
-        y   = c + DropPath(MCA(LN(x')))                # Eq. 6-7, no FFN
-        z_i = g(y) || x_i[patches]                     # C_j -> C_i
-
-    The CLS token is the only query; it attends to the other branch's patch
-    tokens and to itself (the official code keeps it among the keys).
-
-    Args:
-        embed_dims (int): Width C_i of branch i.
-        other_dims (int): Width C_j of branch j.
-        num_heads (int): Heads of the attention (the official code uses
-            branch j's).
-        qkv_bias (bool): Defaults to True.
-        drop_rate, attn_drop_rate, drop_path_rate (float): Dropout rates.
-        act_cfg (dict): Activation of ``f`` and ``g``. Defaults to GELU.
-        norm_cfg (dict): Norm config. Defaults to LN with eps 1e-6.
-    """
-
-    def __init__(self,
-                 embed_dims: int,
-                 other_dims: int,
-                 num_heads: int,
-                 qkv_bias: bool = True,
-                 drop_rate: float = 0.,
-                 attn_drop_rate: float = 0.,
-                 drop_path_rate: float = 0.,
-                 act_cfg: dict = dict(type='GELU'),
-                 norm_cfg: dict = dict(type='LN', eps=1e-6),
-                 init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-
-        def projection(in_dims, out_dims):
-            return nn.Sequential(
-                build_norm_layer(norm_cfg, in_dims)[1],
-                build_activation_layer(act_cfg),
-                nn.Linear(in_dims, out_dims))
-
-        self.project = projection(embed_dims, other_dims)  # f
-        self.ln = build_norm_layer(norm_cfg, other_dims)[1]
-        self.attn = CrossAttention(
-            other_dims,
-            num_heads,
-            qkv_bias=qkv_bias,
-            attn_drop=attn_drop_rate,
-            proj_drop=drop_rate)
-        self.drop_path = DropPath(
-            drop_path_rate) if drop_path_rate > 0 else nn.Identity()
-        self.back_project = projection(other_dims, embed_dims)  # g
-
-    def forward(self,
-                x: torch.Tensor,
-                other: torch.Tensor,
-                other_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Fuse ``other`` (B, 1 + N_j, C_j) into ``x`` (B, 1 + N_i, C_i).
-
-        ``other_mask`` is branch j's key mask (B, 1, 1, 1 + N_j) (True for
-        its CLS slot, which the projected CLS token takes), or None.
-
-        Returns:
-            Tensor: (B, 1 + N_i, C_i); only the CLS token changes.
-        """
-        cls = self.project(x[:, :1])
-        seq = torch.cat([cls, other[:, 1:]], dim=1)
-        cls = cls + self.drop_path(self.attn(self.ln(seq), other_mask))
-        return torch.cat([self.back_project(cls), x[:, 1:]], dim=1)
 
 
 class MultiScaleEncoder(BaseModule):
     """One multi-scale transformer encoder (Fig. 2).
 
-    Branch b runs ``depths[b]`` :class:`TransformerLayer` s on its own
+    Branch b runs ``depths[b]``
+    :class:`~mmcrossformer.models.layers.TransformerLayer` s on its own
     tokens; then every branch i fuses branch ``j = (i + 1) % n`` into its CLS
-    token with a :class:`CrossAttentionFusion`. All fusions read the layer
+    token with a :class:`~mmcrossformer.models.layers.CrossAttentionFusion`
+    (the official ``MultiScaleBlock``). All fusions read the layer
     outputs, not each other's results.
 
     Args:
@@ -505,7 +191,8 @@ class CrossViT(ArchBackbone):
     p_b))``. The large branch thus has stride 16 exactly, the small one
     about ``12 * 224 / 240 = 11.2`` pixels. Position embeddings are learned
     on the default grids (20 x 20 and 14 x 14) and resized bicubically to
-    the actual grid (the CLS entry kept), see :func:`resize_pos_embed`.
+    the actual grid (the CLS entry kept), see
+    :func:`~mmcrossformer.models.layers.resize_pos_embed`.
     Checkpoints with other grids (e.g. the 384-pixel models) are resized
     when loaded.
 
@@ -523,13 +210,11 @@ class CrossViT(ArchBackbone):
     coarser) levels. Why 1.5x for the small branch: at 1x its stride would
     be 12, not a divisor of 16, and a stride-8 level would only be an
     interpolation of it; at 0.75x it would duplicate the large branch's
-    stride 16. The price is global attention over 2.25x the tokens of 1x
-    (about 15.2k at 800 x 1216, 1 layer per encoder; PyTorch's CPU SDPA is
-    memory-efficient, also with the padding mask). Position codes depend
-    only on a token's index (:meth:`dense_pos_embed`) and, given
-    ``valid_sizes`` (``forward``), padded tokens are masked out of every
-    attention and zeroed in the outputs: an image's features do not depend
-    on the other images of its batch. The last encoder's fusions are not
+    stride 16. Position codes depend only on a token's index
+    (:meth:`dense_pos_embed`) and, given ``valid_sizes`` (``forward``),
+    padded tokens are masked out of every attention and zeroed in the
+    outputs: an image's features do not depend on the other images of its
+    batch. The last encoder's fusions are not
     built (see ``out_type``), so every parameter gets a gradient.
 
     **Outputs**, one entry per index of ``out_indices`` (encoder indices),
@@ -871,11 +556,6 @@ class CrossViT(ArchBackbone):
         """
         return crossvit_layer_depth(param_name, self.num_encoders,
                                     self.arch_settings['depths'], prefix)
-
-    def no_weight_decay(self) -> set:
-        """Names of the CLS tokens and position embeddings."""
-        return {f'{name}.{b}' for name in ('cls_tokens', 'pos_embeds')
-                for b in range(self.num_branches)}
 
     # ------------------------------------------------------------------
     def branch_input_sizes(self, height: int,

@@ -6,11 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from mmcrossformer.models import CrossViT
-from mmcrossformer.models.backbones.crossvit import (
-    CrossAttention,
-    CrossAttentionFusion,
-    resize_pos_embed,
-)
+from mmcrossformer.models.layers import resize_pos_embed
 
 ARCHS = ['tiny', 'small', 'base', '9', '15', '18', '9-dagger', '15-dagger',
          '18-dagger']
@@ -178,21 +174,8 @@ def test_image_resized_only_for_small_branch():
     assert grids == [(20, 20), (14, 14)]
 
 
-def test_pos_embed_interpolation():
-    pos = torch.randn(1, 1 + 4 * 6, 8)
-    same = resize_pos_embed(pos, (4, 6), (4, 6))
-    assert same is pos
-    out = resize_pos_embed(pos, (4, 6), (7, 5))
-    assert out.shape == (1, 1 + 35, 8)
-    assert torch.equal(out[:, 0], pos[:, 0])  # CLS kept
-    grid = pos[:, 1:].reshape(1, 4, 6, 8).permute(0, 3, 1, 2)
-    ref = F.interpolate(grid, size=(7, 5), mode='bicubic',
-                        align_corners=False)
-    torch.testing.assert_close(out[:, 1:],
-                               ref.flatten(2).transpose(1, 2))
-    with pytest.raises(ValueError, match='grid'):
-        resize_pos_embed(pos, (5, 5), (7, 5))
-    # used in forward at other sizes
+def test_pos_embed_resized_in_forward():
+    # resize_pos_embed itself: tests/test_models/test_layers
     model = small(arch=dict(SMALL, num_encoders=1)).eval()
     x = torch.rand(1, 3, 96, 128)
     with torch.no_grad():
@@ -213,38 +196,6 @@ def test_load_resizes_pos_embed_of_other_grid():
     state['pos_embeds.0'] = torch.randn(1, 1 + 33, 16)  # not square
     with pytest.raises(RuntimeError, match='pos_embeds.0'):
         model.load_state_dict(state)
-
-
-def test_cross_attention_by_definition():
-    """Eq. 6: the CLS token is the only query over all tokens."""
-    torch.manual_seed(0)
-    attn = CrossAttention(16, 4).eval()
-    x = torch.randn(2, 9, 16)
-    out = attn(x)
-    assert out.shape == (2, 1, 16)
-    q = attn.q(x[:, :1]).view(2, 1, 4, 4).transpose(1, 2)
-    k = attn.k(x).view(2, 9, 4, 4).transpose(1, 2)
-    v = attn.v(x).view(2, 9, 4, 4).transpose(1, 2)
-    a = (q @ k.transpose(-1, -2) / 2.0).softmax(-1)
-    ref = attn.proj((a @ v).transpose(1, 2).reshape(2, 1, 16))
-    torch.testing.assert_close(out, ref)
-
-
-def test_fusion_is_eq_7():
-    torch.manual_seed(0)
-    fusion = CrossAttentionFusion(8, 16, 4).eval()
-    x = torch.randn(2, 1 + 6, 8)
-    other = torch.randn(2, 1 + 10, 16)
-    out = fusion(x, other)
-    assert out.shape == x.shape
-    assert torch.equal(out[:, 1:], x[:, 1:])  # patch tokens untouched
-    cls = fusion.project(x[:, :1])  # f
-    y = cls + fusion.attn(fusion.ln(torch.cat([cls, other[:, 1:]], 1)))
-    torch.testing.assert_close(out[:, :1], fusion.back_project(y))  # g
-    # the other branch's CLS token is not a key
-    other2 = other.clone()
-    other2[:, 0] += 10
-    torch.testing.assert_close(fusion(x, other2), out)
 
 
 def test_out_indices():
@@ -310,15 +261,6 @@ def test_drop_path_schedule():
     expected = torch.linspace(0, 0.3, 15).tolist()
     assert rates[0] == 0 and rates[-1] == pytest.approx(0.3)
     assert rates[1:] == pytest.approx(expected[1:])
-
-
-def test_no_weight_decay_names_exist():
-    model = small()
-    names = dict(model.named_parameters())
-    assert model.no_weight_decay() == {
-        'cls_tokens.0', 'cls_tokens.1', 'pos_embeds.0', 'pos_embeds.1'
-    }
-    assert model.no_weight_decay() <= set(names)
 
 
 def test_init_weights(tmp_path):

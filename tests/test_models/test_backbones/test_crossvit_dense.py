@@ -8,11 +8,11 @@ import torch
 import torch.nn.functional as F
 
 from mmcrossformer.models import CrossViT
-from mmcrossformer.models.backbones.crossvit import resize_pos_embed
 from mmcrossformer.models.data_preprocessors import (
     attach_valid_sizes,
     get_valid_sizes,
 )
+from mmcrossformer.models.layers import resize_pos_embed
 
 LINEAR = dict(
     embed_dims=(16, 32), depths=(1, 2), num_heads=(2, 4), mlp_ratios=(2, 2),

@@ -111,7 +111,7 @@ def zero_residuals(backbone):
     """Make every transformer layer of ``backbone`` the identity (zero
     output projections of attention and FFN): its maps are then the patch
     embeddings plus position codes, with no global mixing."""
-    from mmcrossformer.models.backbones.crossvit import TransformerLayer
+    from mmcrossformer.models.layers import TransformerLayer
     for layer in backbone.modules():
         if isinstance(layer, TransformerLayer):
             last = [m for m in layer.ffn.modules()
