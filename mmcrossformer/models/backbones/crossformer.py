@@ -286,7 +286,7 @@ class CrossFormer(ArchBackbone):
     logs a warning once per instance, naming the arch, its settings, the
     input size, the stages and the fix. The check runs in eager mode only
     (it is skipped while ``torch.compile`` traces, so that it adds no guard
-    or graph break) and costs a few integer operations per forward.
+    or graph break).
 
     ``torch.compile``: with dynamic shapes (``torch.compile(model,
     dynamic=True)``; the default ``dynamic=None`` compiles a static graph

@@ -15,15 +15,16 @@ from mmengine.model import BaseModule
 class AmplitudeCoolingLayer(BaseModule):
     """Amplitude cooling layer (ACL, CrossFormer++ Sec. 3.4).
 
-    A depth-wise 3x3 convolution followed by a norm, with no residual
+    ``y = Norm(DWConv(x))``: a depth-wise convolution (3 x 3 by default,
+    zero-padded to keep the size) followed by a norm, with no residual
     connection; it damps the growth of activations along the residual
-    stream. (B, H, W, C) -> (B, H, W, C). Official names: ``ex_conv``,
-    ``ex_ln``.
+    stream. Official names: ``ex_conv``, ``ex_ln``.
 
     Args:
         embed_dims (int): Channels C.
-        kernel_size (int): Depth-wise kernel size. Defaults to 3.
+        kernel_size (int): Depth-wise kernel size (odd). Defaults to 3.
         norm_cfg (dict): Norm config. Defaults to LN.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
     def __init__(self,
@@ -41,5 +42,6 @@ class AmplitudeCoolingLayer(BaseModule):
         self.norm = build_norm_layer(norm_cfg, embed_dims)[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Cool tokens (B, H, W, C) into tokens of the same shape."""
         x = self.conv(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
         return self.norm(x)

@@ -39,6 +39,7 @@ class CrossScaleEmbedding(BaseModule):
         pre_norm (bool): Normalise the input (over C_in) before the
             convolutions, as the patch merging layers do; otherwise normalise
             the output (over C_out), as the stem does. Defaults to False.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
 
     Raises:
         ValueError: If a kernel is smaller than the stride, the kernels are
@@ -85,7 +86,14 @@ class CrossScaleEmbedding(BaseModule):
             self.norm = build_norm_layer(norm_cfg, norm_dims)[1]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Embed tokens (B, H, W, C_in) into (B, ceil(H/s), ceil(W/s), C_out).
+        """Embed a token map.
+
+        Args:
+            x (Tensor): Tokens (B, H, W, C_in), channels last (for the stem:
+                the image permuted to channels last).
+
+        Returns:
+            Tensor: (B, ceil(H / s), ceil(W / s), C_out).
         """
         if self.pre_norm and self.norm is not None:
             x = self.norm(x)

@@ -52,12 +52,17 @@ def relative_position_tables(
 ) -> Tuple[torch.Tensor, torch.Tensor]:
     """Relative coordinates and pair index of a (gh, gw) group (for DPB).
 
-    Computed once per group size and device and cached, so that the forward
-    pass copies nothing to the device; callers never mutate them. The cached
-    tensors are ordinary tensors (built with inference mode off), valid both
-    under ``torch.inference_mode()`` and with autograd, whichever mode
-    fills the cache. While ``torch.compile`` traces, they are built inside
-    the graph instead (no cache lookup in the traced code).
+    Cached per group size and device: callers must not modify the result.
+    The cached tensors are ordinary tensors (built with inference mode off),
+    valid both under ``torch.inference_mode()`` and with autograd, whichever
+    mode fills the cache. While ``torch.compile`` traces, they are built
+    inside the graph instead (no cache lookup in the traced code).
+
+    Args:
+        gh (int): Group height (tokens).
+        gw (int): Group width (tokens).
+        device (torch.device | str): Device of the tables.
+            Defaults to CPU.
 
     Returns:
         tuple[Tensor, Tensor]: ``coords`` of shape
@@ -86,6 +91,7 @@ class DynamicPositionBias(BaseModule):
         num_heads (int): Number of attention heads.
         residual (bool): Residual connections around ``pos1``/``pos2``
             (unused by the released models). Defaults to False.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
     """
 
     def __init__(self,
@@ -108,7 +114,17 @@ class DynamicPositionBias(BaseModule):
         self.pos3 = ln_relu_linear(num_heads)
 
     def forward(self, gh: int, gw: int) -> torch.Tensor:
-        """Bias for a (gh, gw) group, shape (num_heads, N, N), N = gh * gw."""
+        """Attention bias for the tokens of a (gh, gw) group.
+
+        Args:
+            gh (int): Group height (tokens).
+            gw (int): Group width (tokens).
+
+        Returns:
+            Tensor: (num_heads, N, N) with N = gh * gw, in the dtype and on
+            the device of the MLP's weights; entry ``[h, i, j]`` is head
+            ``h``'s bias of query ``i`` and key ``j`` (row-major positions).
+        """
         weight = self.pos_proj.weight
         coords, index = relative_position_tables(gh, gw, weight.device)
         pos = self.pos_proj(coords.to(weight.dtype))

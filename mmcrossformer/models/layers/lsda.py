@@ -50,12 +50,25 @@ def _cached_padding_key_mask(height: int, width: int, gh: int, gw: int,
 
 def padding_key_mask(height: int, width: int, gh: int, gw: int,
                      interval: int, device: torch.device) -> torch.Tensor:
-    """Which key tokens of each group are padding, shape (num_groups, N).
+    """Which key tokens of each group are padding.
 
-    Groups are ordered as :func:`group_tokens` orders them. Computed once per
-    map size, group shape and device and cached (an ordinary tensor, valid
-    under inference mode and with autograd alike; never mutated by
-    callers); built inside the graph while ``torch.compile`` traces.
+    Cached per map size, group shape and device: callers must not modify
+    the result. The cached tensor is an ordinary tensor (built with
+    inference mode off), valid under ``torch.inference_mode()`` and with
+    autograd alike; while ``torch.compile`` traces it is built in the graph.
+
+    Args:
+        height (int): Height H of the unpadded token map.
+        width (int): Width W of the unpadded token map.
+        gh (int): Group height (tokens).
+        gw (int): Group width (tokens).
+        interval (int): Sampling interval I (1 for SDA).
+        device (torch.device | str): Device of the result.
+
+    Returns:
+        Tensor: Bool tensor (num_groups, gh * gw) for one image, True at
+        padded keys; groups ordered as :func:`group_tokens` orders them,
+        num_groups = ceil(H / (gh * I)) * ceil(W / (gw * I)) * I**2.
     """
     if torch.compiler.is_compiling():
         return _build_padding_key_mask(height, width, gh, gw, interval,
@@ -78,22 +91,31 @@ def _pad_always() -> bool:
     and with dynamic shapes every input size that takes the other branch
     would recompile. Applying them unconditionally gives the same values
     (padding by 0 copies, an all-False mask adds 0 to the attention bias),
-    so one graph serves all sizes. False in eager mode, which skips the
-    no-op copies and keeps the smaller broadcast bias.
+    so one graph serves all sizes. False in eager mode, where padding and
+    the mask are applied only when something is padded.
     """
     return torch.compiler.is_compiling()
 
 
 def group_tokens(x: torch.Tensor, gh: int, gw: int,
                  interval: int) -> torch.Tensor:
-    """Gather the tokens of each L/SDA group: (B, H, W, C) ->
-    (B * num_groups, gh * gw, C), in one copy (two with padding).
+    """Gather the tokens of each L/SDA group.
 
     The map is zero-padded at the bottom / right to a multiple of
     ``gh * interval`` x ``gw * interval``. Groups are ordered by batch, then
     ``(row block, column block, row offset, column offset)``; tokens inside
-    a group row-major. ``interval=1`` gives SDA groups (adjacent G x G
+    a group row-major. ``interval=1`` gives SDA groups (adjacent gh x gw
     blocks), ``interval=I`` LDA groups (tokens ``I`` apart).
+
+    Args:
+        x (Tensor): Tokens (B, H, W, C).
+        gh (int): Group height (tokens).
+        gw (int): Group width (tokens).
+        interval (int): Sampling interval I (1 for SDA).
+
+    Returns:
+        Tensor: (B * num_groups, gh * gw, C), a new tensor, with
+        num_groups = ceil(H / (gh * I)) * ceil(W / (gw * I)) * I**2.
     """
     b, h, w, c = x.shape
     rh, rw = _ceil_div(h, gh * interval), _ceil_div(w, gw * interval)
@@ -107,10 +129,20 @@ def group_tokens(x: torch.Tensor, gh: int, gw: int,
 
 def ungroup_tokens(x: torch.Tensor, height: int, width: int, gh: int,
                    gw: int, interval: int) -> torch.Tensor:
-    """Inverse of :func:`group_tokens`: (B * num_groups, gh * gw, C) ->
-    (B, height, width, C), padding cropped (one copy; with padding the
-    result is a view of the padded map, except under ``torch.compile``,
-    see below)."""
+    """Inverse of :func:`group_tokens`, padding cropped.
+
+    Args:
+        x (Tensor): Grouped tokens (B * num_groups, gh * gw, C).
+        height (int): Height H of the unpadded map.
+        width (int): Width W of the unpadded map.
+        gh (int): Group height (tokens).
+        gw (int): Group width (tokens).
+        interval (int): Sampling interval I (1 for SDA).
+
+    Returns:
+        Tensor: (B, H, W, C). In eager mode with padding, a non-contiguous
+        view of the padded map; otherwise contiguous.
+    """
     c = x.shape[-1]
     rh, rw = _ceil_div(height, gh * interval), _ceil_div(width, gw * interval)
     hp, wp = rh * gh * interval, rw * gw * interval
@@ -152,8 +184,11 @@ class LSDAttention(BaseModule):
         mode (str): ``'sda'`` or ``'lda'``.
         qkv_bias (bool): Bias in the qkv projection. Defaults to True.
         qk_scale (float, optional): Overrides ``head_dims ** -0.5``.
+            Defaults to None.
         attn_drop (float): Dropout on attention weights. Defaults to 0.
         proj_drop (float): Dropout after the output projection.
+            Defaults to 0.
+        init_cfg (dict, optional): Initialisation config. Defaults to None.
 
     Raises:
         ValueError: On an unknown mode, non-positive sizes or heads that do
@@ -255,22 +290,23 @@ class LSDAttention(BaseModule):
         return scores.softmax(-1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Attend within groups: (B, H, W, C) -> (B, H, W, C).
+        """Attend within groups.
 
-        The result may be a non-contiguous view (of the padded map).
+        The DPB bias and the padding mask form one additive attention mask;
+        ``docs/en/benchmarks.md`` (The fast path) describes its layout.
 
-        Fast path: the tokens are grouped (and padded) once, before the qkv
-        projection; q, k and v are strided views of its output; the DPB
-        bias and the padding mask form one additive mask for
-        ``F.scaled_dot_product_attention``; the output projection runs on
-        the grouped tokens and the ungrouping copy also crops the padding.
-        On CPU, when the mask needs a gradient (training), PyTorch's SDPA
-        would fall back to its generic kernel; the same computation runs as
-        scaled ``q k^T`` plus mask, softmax and ``@ v`` instead.
+        Args:
+            x (Tensor): Normalised tokens (B, H, W, C).
+
+        Returns:
+            Tensor: (B, H, W, C), possibly a non-contiguous view (of the
+            padded map).
         """
         q, k, v, mask, (b, h, w, gh, gw, it) = self._qkv_and_mask(x)
         drop = self.attn_drop if self.training else 0.
         groups = q.shape[0] // b
+        # CPU, mask with a gradient: the explicit softmax path (same
+        # values); F.scaled_dot_product_attention otherwise
         if (q.device.type == 'cpu' and mask.requires_grad
                 and torch.is_grad_enabled()):
             scale = self.scale or q.shape[-1]**-0.5
