@@ -91,10 +91,8 @@ class _Stage(torch.nn.Module):
 
     def __init__(self):
         super().__init__()
-        from mmcrossformer.models.backbones.crossformer import (
-            CrossFormerBlock,
-            CrossScaleEmbedding,
-        )
+        from mmcrossformer.models.backbones.crossformer import CrossFormerBlock
+        from mmcrossformer.models.layers import CrossScaleEmbedding
         self.stem = CrossScaleEmbedding(3, 32, (4, 8, 16, 32), stride=4)
         self.sda = CrossFormerBlock(32, 2, 4, 4, 'sda')
         self.lda = CrossFormerBlock(32, 2, 4, 4, 'lda', use_acl=True)
