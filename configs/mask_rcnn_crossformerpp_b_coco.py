@@ -1,7 +1,7 @@
 # Mask R-CNN + CrossFormer++-B, COCO 2017, 1x (official recipe, see _base_).
 _base_ = './_base_/mask_rcnn_crossformer_coco.py'
-# ImageNet-1K pre-trained CrossFormer++-B (converted, keys prefixed 'backbone.');
-# None trains the backbone from scratch (logged).
+# ImageNet-1K pre-trained CrossFormer++-B (converted, keys prefixed
+# 'backbone.'); None trains the backbone from scratch (logged).
 pretrained = None
 model = dict(
     backbone=dict(

@@ -1,7 +1,7 @@
 # Mask R-CNN + CrossFormer++-S, COCO 2017, 3x multi-scale (see _base_).
 _base_ = './_base_/mask_rcnn_crossformer_coco_3x.py'
-# ImageNet-1K pre-trained CrossFormer++-S (converted, keys prefixed 'backbone.');
-# None trains the backbone from scratch (logged).
+# ImageNet-1K pre-trained CrossFormer++-S (converted, keys prefixed
+# 'backbone.'); None trains the backbone from scratch (logged).
 pretrained = None
 model = dict(
     backbone=dict(

@@ -1,8 +1,9 @@
 # RetinaNet + CrossFormer++-S, COCO 2017, 1x (official recipe, see _base_).
-# Paper target: box AP 45.1 (official README, ImageNet-1K pre-trained backbone).
+# Paper target: box AP 45.1 (official README, ImageNet-1K pre-trained
+# backbone).
 _base_ = './_base_/retinanet_crossformer_coco.py'
-# ImageNet-1K pre-trained CrossFormer++-S (converted, keys prefixed 'backbone.');
-# None trains the backbone from scratch (logged).
+# ImageNet-1K pre-trained CrossFormer++-S (converted, keys prefixed
+# 'backbone.'); None trains the backbone from scratch (logged).
 pretrained = None
 model = dict(
     backbone=dict(

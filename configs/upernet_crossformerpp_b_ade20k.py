@@ -1,8 +1,8 @@
 # UPerNet + CrossFormer++-B, ADE20K, 160k iterations (official recipe, see
 # _base_). Multi-scale + flip test: tools/test.py CONFIG CKPT --tta
 _base_ = './_base_/upernet_crossformer_ade20k.py'
-# ImageNet-1K pre-trained CrossFormer++-B (converted, keys prefixed 'backbone.');
-# None trains the backbone from scratch (logged).
+# ImageNet-1K pre-trained CrossFormer++-B (converted, keys prefixed
+# 'backbone.'); None trains the backbone from scratch (logged).
 pretrained = None
 model = dict(
     backbone=dict(

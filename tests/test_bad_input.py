@@ -13,9 +13,12 @@ from mmengine.config import Config
 
 from conftest import CONFIGS, REPO, TOOLS
 from mmcrossformer.models import CrossFormer
-from mmcrossformer.utils.config_check import (check_data_roots,
-                                              check_in_channels)
+from mmcrossformer.utils.config_check import (
+    check_data_roots,
+    check_in_channels,
+)
 
+RETINANET = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco.py')
 TINY = dict(embed_dims=32, depths=[1, 1, 1, 1], num_heads=[1, 2, 4, 8],
             group_size=[4, 4, 4, 4], interval=[2, 2, 1, 1])
 
@@ -60,7 +63,7 @@ def test_checkpoint_of_another_arch_or_task(tmp_path):
 
 
 def test_neck_channels_must_match_backbone():
-    cfg = Config.fromfile(osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco.py'))
+    cfg = Config.fromfile(RETINANET)
     check_in_channels(cfg.model)  # the shipped config is consistent
     cfg.model.neck.in_channels = [96, 192, 384, 768]
     with pytest.raises(ValueError,
@@ -79,13 +82,13 @@ def test_neck_channels_must_match_backbone():
 
 
 def test_missing_dataset_path(tmp_path):
-    cfg = Config.fromfile(osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco.py'))
+    cfg = Config.fromfile(RETINANET)
     cfg.train_dataloader.dataset.data_root = str(tmp_path / 'nowhere')
     with pytest.raises(FileNotFoundError, match='nowhere'):
         check_data_roots(cfg)
     proc = subprocess.run(
         [sys.executable, osp.join(TOOLS, 'train.py'),
-         osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco.py'), '--work-dir',
+         RETINANET, '--work-dir',
          str(tmp_path / 'w'), '--cfg-options',
          f'train_dataloader.dataset.data_root={tmp_path}/no_coco/'],
         cwd=REPO, capture_output=True, text=True, timeout=300)

@@ -39,6 +39,7 @@ def test_fp32_mmcv_ops_inside_autocast_only():
     import sys
 
     import mmcv.ops
+
     from mmcrossformer.engine.optim_wrapper import fp32_mmcv_ops
     boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 11., 11.],
                           [50., 50., 60., 60.]]).bfloat16()

@@ -1,6 +1,9 @@
 from .hooks import RandomStateHook
-from .layer_decay import (OPTIM_WRAPPER_CONSTRUCTORS,
-                          build_layer_decay_constructor, find_layer_depth)
+from .layer_decay import (
+    OPTIM_WRAPPER_CONSTRUCTORS,
+    build_layer_decay_constructor,
+    find_layer_depth,
+)
 from .optim_wrapper import CPUAutocastOptimWrapper
 
 __all__ = [

@@ -58,8 +58,7 @@ def find_layer_depth(model: nn.Module,
         if hasattr(backbone, 'get_layer_depth'):
             return partial(backbone.get_layer_depth, prefix=prefix)
         from mmcrossformer.models.backbones.crossvit import CrossViT
-        from mmcrossformer.models.utils.layer_depth import \
-            crossvit_layer_depth
+        from mmcrossformer.models.utils.layer_depth import crossvit_layer_depth
         if isinstance(backbone, CrossViT):
             return partial(
                 crossvit_layer_depth,

@@ -5,8 +5,9 @@ from numbers import Real
 from typing import List, Optional
 
 import torch.nn as nn
-from mmpretrain.engine.optimizers.layer_decay_optim_wrapper_constructor \
-    import LearningRateDecayOptimWrapperConstructor
+from mmpretrain.engine.optimizers import (
+    LearningRateDecayOptimWrapperConstructor,
+)
 
 from .layer_decay import find_layer_depth
 

@@ -32,9 +32,9 @@ errors of order 1.
 import pytest
 import torch
 import torch.nn.functional as F
-
 from cuda_utils import DEVICES, NO_CUDA, full_fp32, max_rel_error
-from mmcrossformer.models.backbones.crossformer import LSDAttention
+
+from mmcrossformer.models.layers import LSDAttention
 
 TOL = 1e-5
 TOL_DPB = 1e-4

@@ -21,9 +21,9 @@ import sys
 
 import pytest
 import torch
+from cuda_utils import CUDA_MARKS
 
 from conftest import CONFIGS, REPO, TOOLS, run_tool
-from cuda_utils import CUDA_MARKS
 
 pytestmark = CUDA_MARKS
 
@@ -91,8 +91,12 @@ def test_every_arch_trains_under_fp16_autocast(family, arch):
 def test_mmcv_has_cuda_ops_matching_cpu():
     """The installed mmcv was built with CUDA ops (FORCE_CUDA /
     scripts/setup_existing_torch.sh), and they agree with its CPU ops."""
-    from mmcv.ops import (get_compiling_cuda_version, nms, roi_align,
-                          sigmoid_focal_loss)
+    from mmcv.ops import (
+        get_compiling_cuda_version,
+        nms,
+        roi_align,
+        sigmoid_focal_loss,
+    )
     assert get_compiling_cuda_version() not in ('', 'not available'), (
         'mmcv was built without CUDA ops; rebuild it against this torch '
         'with scripts/setup_existing_torch.sh (FORCE_CUDA=1)')

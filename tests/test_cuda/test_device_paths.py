@@ -2,7 +2,6 @@
 default suite, the CUDA one in the lane, ``pytest -m cuda``)."""
 import pytest
 import torch
-
 from cuda_utils import DEVICES
 
 

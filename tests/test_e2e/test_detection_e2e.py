@@ -4,8 +4,6 @@ import json
 import os.path as osp
 import re
 
-import pytest
-
 from conftest import CONFIGS, assert_learns, losses_of, run_tool
 
 DEMO = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco_demo.py')

@@ -6,8 +6,9 @@ import re
 import subprocess
 import sys
 
-from conftest import CONFIGS, REPO, TOOLS, run_tool
 from test_detection_e2e import KEEP_ALL_BOXES, data_options
+
+from conftest import CONFIGS, REPO, TOOLS, run_tool
 
 DEMO = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco_demo.py')
 

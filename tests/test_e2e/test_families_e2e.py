@@ -9,10 +9,9 @@ import sys
 
 import numpy as np
 from PIL import Image
-
-from conftest import CONFIGS, TOOLS, assert_learns, losses_of, run_tool
 from test_detection_e2e import data_options, overfit_options
 
+from conftest import CONFIGS, TOOLS, assert_learns, losses_of, run_tool
 
 # Floors on the training images, far above an untrained model's value and
 # below the value measured after the test's training (fixed seeds):

@@ -154,8 +154,10 @@ def test_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
 
     import numpy as np
 
-    from mmcrossformer.engine.hooks import (capture_random_states,
-                                            restore_random_states)
+    from mmcrossformer.engine.hooks import (
+        capture_random_states,
+        restore_random_states,
+    )
     states = capture_random_states()
     first = (torch.rand(4), np.random.rand(3), random.random())
     torch.save({'random_states': states}, tmp_path / 'ckpt.pth')
@@ -169,8 +171,10 @@ def test_states_round_trip_through_a_weights_only_checkpoint(tmp_path):
 
 
 def test_incomplete_states_are_refused():
-    from mmcrossformer.engine.hooks import (capture_random_states,
-                                            restore_random_states)
+    from mmcrossformer.engine.hooks import (
+        capture_random_states,
+        restore_random_states,
+    )
     states = capture_random_states()
     del states['numpy']
     with pytest.raises(ValueError, match=r"lack \['numpy'\]"):
