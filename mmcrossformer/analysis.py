@@ -9,7 +9,6 @@
 
 ``tools/analysis_tools/amplitude.py`` and ``attention_regions.py`` wrap them.
 """
-import copy
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -27,7 +26,11 @@ IMAGENET_STD = (58.395, 57.12, 57.375)
 def load_backbone(config: str,
                   checkpoint: Optional[str] = None,
                   **overrides) -> Tuple[CrossFormer, dict]:
-    """Build the CrossFormer backbone of ``config`` in eval mode.
+    """The CrossFormer backbone of ``config`` in eval mode.
+
+    The config's model is built by :func:`mmcrossformer.apis.build_model`
+    (without pretrained weights); its backbone is initialised by its
+    ``init_weights`` and, with ``checkpoint``, loaded.
 
     Args:
         config (str): Any mmcrossformer config with a CrossFormer backbone.
@@ -35,24 +38,23 @@ def load_backbone(config: str,
             ``backbone.*``) or a bare backbone state dict (trusted by source
             as in :mod:`mmcrossformer.utils.checkpoint`). Loaded strictly,
             except that keys the overridden model lacks (or has extra, e.g.
-            ACL layers toggled by ``use_acl``) are skipped and counted.
+            ACL layers toggled by ``use_acl``) are skipped.
         **overrides: Backbone arguments to change, e.g. ``use_acl=False``.
 
     Returns:
         tuple: The backbone and the normalisation dict (mean, std, to_rgb).
 
     Raises:
-        ValueError: If the config's backbone is not a CrossFormer.
+        ValueError: If the config's backbone is not a CrossFormer, or the
+            checkpoint does not fit it (without ``overrides``).
     """
-    from mmengine.config import Config
-    cfg = Config.fromfile(config)
-    bb = copy.deepcopy(cfg.model.backbone.to_dict())
-    if bb.pop('type', None) not in ('mmcrossformer.CrossFormer',
-                                    'CrossFormer'):
+    from mmcrossformer.apis import build_model
+    built = build_model(
+        config, {f'model.backbone.{k}': v
+                 for k, v in overrides.items()})
+    model = getattr(built, 'backbone', None)
+    if not isinstance(model, CrossFormer):
         raise ValueError(f'{config} has no CrossFormer backbone')
-    bb.pop('init_cfg', None)
-    bb.update(overrides)
-    model = CrossFormer(**bb)
     model.init_weights()
     if checkpoint:
         from mmcrossformer.utils.checkpoint import load_local_checkpoint
@@ -69,8 +71,7 @@ def load_backbone(config: str,
         else:
             from mmcrossformer.utils.state_dict import load_state_dict_strict
             load_state_dict_strict(model, state, checkpoint)
-    pre = cfg.model.get('data_preprocessor') or cfg.get(
-        'data_preprocessor') or {}
+    pre = built.cfg.model.get('data_preprocessor') or {}
     norm = dict(
         mean=tuple(pre.get('mean', IMAGENET_MEAN)),
         std=tuple(pre.get('std', IMAGENET_STD)),

@@ -3,10 +3,13 @@
     python tools/image_demo.py IMG CONFIG [--weights CKPT] [--out-dir DIR]
         [--device cpu|cuda] [--score-thr 0.3] [--topk 5]
 
-The inferencer of the config's package does the work (mmdet
-``DetInferencer``, mmseg ``MMSegInferencer``, mmpretrain
-``ImageClassificationInferencer``), chosen by the config's
-``default_scope``. Written to ``--out-dir`` (default ``outputs/``):
+The model is built and its weights loaded strictly by
+``mmcrossformer.apis.init_model``; the inferencer of the config's package
+(mmdet ``DetInferencer``, mmseg ``MMSegInferencer``, mmpretrain
+``ImageClassificationInferencer``, chosen by the config's
+``default_scope``) runs it and draws the result. Class names (and colours)
+come from the checkpoint's ``dataset_meta``, else from the config's test
+dataset class. Written to ``--out-dir`` (default ``outputs/``):
 
 * ``<name>_vis.png``: the visualised prediction;
 * ``<name>.json``:
@@ -22,6 +25,7 @@ Errors: a missing image, an unreadable image, or weights that do not fit the
 config (missing / unexpected / wrong-shape keys) stop with a message.
 """
 import argparse
+import importlib
 import json
 import os
 import os.path as osp
@@ -55,52 +59,72 @@ def read_image(path: str) -> np.ndarray:
     return img
 
 
-def check_weights(model, weights: str):
-    """Stop when ``weights`` do not fit the model the config builds."""
-    from mmengine.runner.checkpoint import _load_checkpoint
+def _around(inferencer_cls, model, **kwargs):
+    """An inferencer of ``inferencer_cls`` (mmengine's ``BaseInferencer``
+    family) around ``model``, built by ``mmcrossformer.apis.init_model``,
+    instead of a model it would build and load itself."""
 
-    from mmcrossformer.utils.state_dict import mismatch_report
-    ckpt = _load_checkpoint(weights, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt)
-    report = mismatch_report(model, state)
-    if report:
-        raise ValueError(f'{weights} does not fit the model of the config: '
-                         f'{report}')
+    class Prebuilt(inferencer_cls):
+
+        def _init_model(self, cfg, weights, device):
+            return model
+
+    return Prebuilt(model=model.cfg, weights=None, **kwargs)
+
+
+def _test_metainfo(cfg) -> dict:
+    """``classes`` and ``palette`` of the config's test dataset: its class's
+    ``METAINFO``, updated by the config's ``metainfo``."""
+    scope = cfg.get('default_scope')
+    dataset_cfg = cfg.test_dataloader.dataset
+    datasets = importlib.import_module(f'{scope}.registry').DATASETS
+    meta = dict(datasets.get(dataset_cfg.type).METAINFO)
+    meta.update(dataset_cfg.get('metainfo') or {})
+    return {k: list(v) for k, v in meta.items()
+            if k in ('classes', 'palette')}
 
 
 def main():
     args = parse_args()
     from mmengine.config import Config
 
-    from mmcrossformer.utils import flush_denormals_on_cpu, trust_work_dir
+    from mmcrossformer.apis import init_model
+    from mmcrossformer.utils import flush_denormals_on_cpu
     flush_denormals_on_cpu()
     read_image(args.img)  # checks the file; inferencers read paths
     cfg = Config.fromfile(args.config)
     scope = cfg.get('default_scope')
-    os.makedirs(args.out_dir, exist_ok=True)
-    trust_work_dir(args.out_dir)  # installs the by-source checkpoint loader
+    if scope not in ('mmdet', 'mmseg', 'mmpretrain'):
+        raise ValueError(f'{args.config}: unsupported default_scope {scope!r}'
+                         f' (mmdet, mmseg or mmpretrain)')
     if args.weights and not osp.isfile(args.weights):
         raise FileNotFoundError(f'weights {args.weights} do not exist')
+    if scope == 'mmdet':
+        # the model's own test threshold must not hide boxes above
+        # --score-thr
+        test_cfg = cfg.model.get('test_cfg') or {}
+        for node in (test_cfg, test_cfg.get('rcnn') or {}):
+            if 'score_thr' in node:
+                node['score_thr'] = min(node['score_thr'], args.score_thr)
+    # strict: weights that do not fit the config stop here with the keys
+    model = init_model(cfg, args.weights, device=args.device)
+    if scope != 'mmpretrain':
+        meta = _test_metainfo(cfg)
+        meta.update(getattr(model, 'dataset_meta', None) or {})
+        model.dataset_meta = meta
+    os.makedirs(args.out_dir, exist_ok=True)
     name = osp.splitext(osp.basename(args.img))[0]
     vis_path = osp.join(args.out_dir, f'{name}_vis.png')
 
     import mmcv
     if scope == 'mmdet':
         from mmdet.apis import DetInferencer
-        # the model's own test threshold must not hide boxes above --score-thr
-        test_cfg = cfg.model.get('test_cfg') or {}
-        for node in (test_cfg, test_cfg.get('rcnn') or {}):
-            if 'score_thr' in node:
-                node['score_thr'] = min(node['score_thr'], args.score_thr)
-        inferencer = DetInferencer(
-            model=cfg, weights=args.weights, device=args.device)
-        if args.weights:
-            check_weights(inferencer.model, args.weights)
+        inferencer = _around(DetInferencer, model)
         res = inferencer(
             args.img, return_vis=True, pred_score_thr=args.score_thr,
             no_save_vis=True)
         pred = res['predictions'][0]
-        classes = inferencer.model.dataset_meta['classes']
+        classes = model.dataset_meta['classes']
         keep = [i for i, s in enumerate(pred['scores'])
                 if s >= args.score_thr]
         out = dict(
@@ -112,19 +136,14 @@ def main():
         mmcv.imwrite(res['visualization'][0][..., ::-1], vis_path)
     elif scope == 'mmseg':
         from mmseg.apis import MMSegInferencer
-        from mmseg.registry import DATASETS
-        meta = DATASETS.get(cfg.test_dataloader.dataset.type).METAINFO
-        inferencer = MMSegInferencer(
-            model=cfg,
-            weights=args.weights,
-            classes=list(meta['classes']),
-            palette=list(meta['palette']),
-            device=args.device)
-        if args.weights:
-            check_weights(inferencer.model, args.weights)
+        classes = model.dataset_meta['classes']
+        inferencer = _around(
+            MMSegInferencer,
+            model,
+            classes=classes,
+            palette=model.dataset_meta['palette'])
         res = inferencer(args.img, return_vis=True)
         label = np.asarray(res['predictions']).astype(np.uint8)
-        classes = meta['classes']
         label_path = osp.join(args.out_dir, f'{name}_label.png')
         mmcv.imwrite(label, label_path)
         ids, counts = np.unique(label, return_counts=True)
@@ -135,12 +154,12 @@ def main():
             classes={classes[i]: round(float(c) / label.size, 4)
                      for i, c in zip(ids.tolist(), counts.tolist())})
         mmcv.imwrite(res['visualization'][..., ::-1], vis_path)
-    elif scope == 'mmpretrain':
+    else:
         from mmpretrain.apis import ImageClassificationInferencer
-        inferencer = ImageClassificationInferencer(
-            model=cfg, pretrained=args.weights or False, device=args.device)
-        if args.weights:
-            check_weights(inferencer.model, args.weights)
+        # what mmpretrain's get_model attaches to the models it builds
+        model._config = model.cfg
+        model._dataset_meta = getattr(model, 'dataset_meta', {})
+        inferencer = ImageClassificationInferencer(model, pretrained=False)
         # mmpretrain's visualizer writes <show_dir>/<image stem>.png
         pred = inferencer(args.img, show_dir=args.out_dir)[0]
         os.replace(osp.join(args.out_dir, f'{name}.png'), vis_path)
@@ -151,9 +170,6 @@ def main():
             dict(label=int(i), score=round(float(scores[i]), 4),
                  **{'class': classes[int(i)]}) for i in top
         ])
-    else:
-        raise ValueError(f'{args.config}: unsupported default_scope {scope!r}'
-                         f' (mmdet, mmseg or mmpretrain)')
     json_path = osp.join(args.out_dir, f'{name}.json')
     with open(json_path, 'w') as f:
         json.dump(out, f, indent=1)

@@ -1,8 +1,11 @@
-"""Build a model from a config, optionally load its weights, for inference.
+"""Build a config's model, with or without trained weights.
 
 Works for the configs of every family (mmpretrain classifiers, mmdet
 detectors, mmseg segmentors): the model is built by the registry of the
-config's ``default_scope`` package.
+config's ``default_scope`` package, as ``tools/train.py`` builds it.
+:func:`build_model` gives the untrained model (mmpretrain's ``get_model``
+with ``pretrained=False``), :func:`init_model` the model with the weights of
+a checkpoint (mmdet's ``init_detector``, mmpretrain's ``init_model``).
 """
 import copy
 import importlib
@@ -11,6 +14,8 @@ from typing import Optional, Union
 
 import torch.nn as nn
 from mmengine.config import Config
+
+ConfigLike = Union[str, Path, Config]
 
 
 def _registry(scope: Optional[str]):
@@ -25,40 +30,8 @@ def _registry(scope: Optional[str]):
                          f'{err}') from err
 
 
-def init_model(config: Union[str, Path, Config],
-               checkpoint: Optional[str] = None,
-               device: str = 'cpu',
-               cfg_options: Optional[dict] = None) -> nn.Module:
-    """A config's model in eval mode, with the weights of ``checkpoint``.
-
-    The model is built in the config's ``default_scope``. Pretrained weights
-    that the config names (``pretrained``, the backbone's ``init_cfg``) are
-    not fetched: the weights are those of ``checkpoint``, or the freshly
-    built ones when it is None. A SyncBN layer becomes a plain BatchNorm,
-    so that the model runs without a process group.
-
-    Local checkpoints are read by the loader of
-    :mod:`mmcrossformer.utils.checkpoint`: a file from a training work_dir
-    is unpickled in full, any other with ``torch.load(weights_only=True)``.
-
-    Args:
-        config (str | Path | Config): Config file or object. A Config
-            object is copied, not changed.
-        checkpoint (str, optional): Weights to load (a path or an URL that
-            mmengine reads). Every parameter and buffer of the model must be
-            in it, with the right shape. Defaults to None.
-        device (str): Device of the returned model. Defaults to 'cpu'.
-        cfg_options (dict, optional): Overrides merged into the config.
-
-    Returns:
-        nn.Module: The model in eval mode, with ``cfg`` (the config used)
-        and, when the checkpoint's meta has it, ``dataset_meta``.
-
-    Raises:
-        TypeError: If ``config`` is neither a path nor a Config.
-        ValueError: If the scope's package cannot be imported.
-        RuntimeError: If the checkpoint does not fit the model.
-    """
+def _config(config: ConfigLike, cfg_options: Optional[dict]) -> Config:
+    """A private copy of ``config`` with ``cfg_options`` merged in."""
     if isinstance(config, (str, Path)):
         cfg = Config.fromfile(str(config))
     elif isinstance(config, Config):
@@ -68,7 +41,21 @@ def init_model(config: Union[str, Path, Config],
                         f'{type(config).__name__}')
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
+    return cfg
 
+
+def _without_pretrained(init_cfg):
+    """``init_cfg`` without its ``Pretrained`` entries (None if empty)."""
+    if isinstance(init_cfg, dict):
+        return None if init_cfg.get('type') == 'Pretrained' else init_cfg
+    if isinstance(init_cfg, (list, tuple)):
+        kept = [c for c in init_cfg if _without_pretrained(c) is not None]
+        return kept or None
+    return init_cfg
+
+
+def _build(cfg: Config) -> nn.Module:
+    """The model of ``cfg`` (changed in place) on the CPU, in eval mode."""
     from mmengine.model.utils import revert_sync_batchnorm
     from mmengine.registry import init_default_scope
     scope = cfg.get('default_scope')
@@ -76,28 +63,115 @@ def init_model(config: Union[str, Path, Config],
         init_default_scope(scope)
     import mmcrossformer  # noqa: F401  (registers our modules)
     model_cfg = cfg.model
-    if 'init_cfg' in model_cfg.get('backbone', {}):
-        model_cfg.backbone.init_cfg = None
+    # as mmengine's Runner: a top-level data_preprocessor is the model's
+    if cfg.get('data_preprocessor') is not None:
+        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
+    if isinstance(model_cfg.get('backbone'), dict) and \
+            'init_cfg' in model_cfg.backbone:
+        model_cfg.backbone.init_cfg = _without_pretrained(
+            model_cfg.backbone.init_cfg)
     model_cfg.pop('pretrained', None)
     model = revert_sync_batchnorm(_registry(scope).build(model_cfg))
-
-    if checkpoint is not None:
-        from mmengine.runner.checkpoint import (
-            CheckpointLoader,
-            load_checkpoint,
-        )
-
-        from mmcrossformer.utils.checkpoint import load_local_checkpoint
-        CheckpointLoader.register_scheme(
-            prefixes='', loader=load_local_checkpoint, force=True)
-        ckpt = load_checkpoint(
-            model, checkpoint, map_location='cpu', strict=True)
-        meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
-        if 'dataset_meta' in meta:
-            model.dataset_meta = {
-                key.lower(): value
-                for key, value in meta['dataset_meta'].items()
-            }
     model.cfg = cfg
-    model.to(device)
     return model.eval()
+
+
+def build_model(config: ConfigLike,
+                cfg_options: Optional[dict] = None,
+                device: str = 'cpu') -> nn.Module:
+    """A config's model, untrained, in eval mode.
+
+    The model is built in the config's ``default_scope`` (a top-level
+    ``data_preprocessor`` goes into the model, as mmengine's Runner does)
+    without the pretrained weights that the config names (``pretrained``, a
+    ``Pretrained`` entry of the backbone's ``init_cfg``): no download, no
+    file read. The weights are those the modules' constructors draw, as
+    mmpretrain's ``get_model(pretrained=False)`` and mmdet's
+    ``init_detector`` leave them; call ``model.init_weights()`` for the
+    initialisation a training run starts from. A SyncBN layer becomes a
+    plain BatchNorm, so that the model runs without a process group.
+
+    Args:
+        config (str | Path | Config): Config file or object. A Config
+            object is copied, not changed.
+        cfg_options (dict, optional): Overrides merged into the config.
+            Defaults to None.
+        device (str): Device of the returned model. Defaults to 'cpu'.
+
+    Returns:
+        nn.Module: The model, with ``cfg`` (the config used; its
+        ``default_scope`` names the family).
+
+    Raises:
+        TypeError: If ``config`` is neither a path nor a Config.
+        ValueError: If the scope's package cannot be imported.
+    """
+    return _build(_config(config, cfg_options)).to(device)
+
+
+def _read_checkpoint(filename: str) -> dict:
+    """A checkpoint file (trusted by source, see
+    :mod:`mmcrossformer.utils.checkpoint`) or URL (mmengine's loaders)."""
+    if '://' in filename:
+        from mmengine.runner.checkpoint import CheckpointLoader
+        return CheckpointLoader.load_checkpoint(filename, map_location='cpu')
+    from mmcrossformer.utils.checkpoint import load_local_checkpoint
+    return load_local_checkpoint(filename, map_location='cpu')
+
+
+def init_model(config: ConfigLike,
+               checkpoint: Optional[str] = None,
+               device: str = 'cpu',
+               cfg_options: Optional[dict] = None) -> nn.Module:
+    """A config's model in eval mode, with the weights of ``checkpoint``.
+
+    Built as :func:`build_model` builds it, then the checkpoint's weights
+    are loaded strictly. A local file
+    from a training work_dir is unpickled in full, any other with
+    ``torch.load(weights_only=True)`` (see
+    :mod:`mmcrossformer.utils.checkpoint`); a URL is read by mmengine.
+
+    Args:
+        config (str | Path | Config): Config file or object. A Config
+            object is copied, not changed.
+        checkpoint (str, optional): A training checkpoint (its
+            ``state_dict``) or a plain state dict, as a path or a URL.
+            Every parameter and buffer of the model must be in it, with the
+            right shape; a leading ``module.`` on the keys is ignored.
+            Defaults to None: the model as :func:`build_model` returns it.
+        device (str): Device of the returned model. Defaults to 'cpu'.
+        cfg_options (dict, optional): Overrides merged into the config.
+            Defaults to None.
+
+    Returns:
+        nn.Module: The model, with ``cfg`` (the config used) and, when the
+        checkpoint's meta has it, ``dataset_meta`` (keys lower-cased).
+
+    Raises:
+        TypeError: If ``config`` is neither a path nor a Config.
+        ValueError: If the scope's package cannot be imported, or the
+            checkpoint does not fit the model (the message lists the
+            missing, unexpected and wrong-shape keys, see
+            :func:`mmcrossformer.utils.state_dict.load_state_dict_strict`).
+        FileNotFoundError: If a local checkpoint does not exist.
+        pickle.UnpicklingError: If a file outside a work_dir holds more than
+            weights.
+    """
+    model = _build(_config(config, cfg_options))
+    if checkpoint is None:
+        return model.to(device)
+    ckpt = _read_checkpoint(checkpoint)
+    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
+    if not isinstance(state, dict):
+        raise ValueError(f'{checkpoint} holds no state dict')
+    state = {(k[len('module.'):] if k.startswith('module.') else k): v
+             for k, v in state.items()}
+    from mmcrossformer.utils.state_dict import load_state_dict_strict
+    load_state_dict_strict(model, state, checkpoint)
+    meta = ckpt.get('meta') or {}
+    if 'dataset_meta' in meta:
+        model.dataset_meta = {
+            key.lower(): value
+            for key, value in meta['dataset_meta'].items()
+        }
+    return model.to(device)

@@ -1,4 +1,13 @@
-"""Strict state-dict loading with a readable report of what does not fit."""
+"""Strict state-dict loading with a readable report of what does not fit.
+
+The loads go through ``torch.nn.Module.load_state_dict(strict=True)``, not
+mmengine's ``mmengine.runner.checkpoint.load_state_dict``, whose message is
+not the same and whose strictness depends on the process: it raises (and
+prints) only on rank 0 of a distributed run, so the other ranks would keep
+a partial load without a word, and its message joins the key names on one
+line without naming the file. The report here names the file, counts each
+kind of mismatch and shows both shapes of a wrong-shape key.
+"""
 from typing import Dict, List, Sequence, Tuple
 
 import torch
@@ -96,6 +105,6 @@ def load_state_dict_strict(module: nn.Module, state_dict: Dict[str,
     except RuntimeError as err:
         report = mismatch_report(module, state_dict) or str(err)
         raise ValueError(
-            f'{source} does not fit {type(module).__name__}: {report}. Is it '
-            f'a checkpoint of another arch or task? Convert official '
-            f'releases with tools/model_converters first.') from err
+            f'{source} does not fit the model ({type(module).__name__}): '
+            f'{report}. Is it a checkpoint of another arch or task? Convert '
+            f'official releases with tools/model_converters first.') from err

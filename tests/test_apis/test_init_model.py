@@ -1,4 +1,5 @@
-"""mmcrossformer.apis.init_model: scope, weights, trust rules, eval mode."""
+"""mmcrossformer.apis.build_model / init_model: scope, pretrained weights
+left out, weights, trust rules, eval mode."""
 import argparse
 import os.path as osp
 import pickle
@@ -9,7 +10,7 @@ from mmengine.config import Config
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from conftest import CONFIGS
-from mmcrossformer.apis import init_model
+from mmcrossformer.apis import build_model, init_model
 
 
 def _classifier_cfg(**backbone):
@@ -80,7 +81,9 @@ def test_partial_weights_refused(model, tmp_path):
     state.pop('head.fc.weight')
     path = str(tmp_path / 'partial.pth')
     torch.save(dict(state_dict=state), path)
-    with pytest.raises(RuntimeError, match='head.fc.weight'):
+    with pytest.raises(ValueError, match=r'partial\.pth does not fit the '
+                       r"model \(ImageClassifier\): 1 missing keys: "
+                       r"\['head\.fc\.weight'\]"):
         init_model(_classifier_cfg(), checkpoint=path)
 
 
@@ -105,3 +108,33 @@ def test_bad_arguments(tmp_path):
         init_model(dict(model=dict(type='ImageClassifier')))
     with pytest.raises(FileNotFoundError):
         init_model(_classifier_cfg(), checkpoint=str(tmp_path / 'no.pth'))
+
+
+def test_module_prefix_of_data_parallel_is_ignored(model, tmp_path):
+    state = {'module.' + k: v for k, v in model.state_dict().items()}
+    path = str(tmp_path / 'dp.pth')
+    torch.save(state, path)  # a bare state dict
+    net = init_model(_classifier_cfg(), checkpoint=path)
+    assert torch.equal(net.head.fc.weight, model.head.fc.weight)
+
+
+def test_build_model_untrained_without_pretrained_weights():
+    """build_model reads no weights: a Pretrained init_cfg (here a file
+    that does not exist) is left out, other init_cfg entries are kept, and
+    a top-level data_preprocessor goes into the model as the Runner puts
+    it."""
+    cfg = _classifier_cfg(init_cfg=[
+        dict(type='Pretrained', checkpoint='nowhere.pth'),
+        dict(type='Constant', layer='LayerNorm', val=1.)
+    ])
+    cfg.data_preprocessor = dict(
+        type='ClsDataPreprocessor', mean=[1., 2., 3.], std=[4., 5., 6.])
+    cfg.model.pretrained = 'nowhere.pth'
+    net = build_model(cfg)
+    assert not net.training and 'pretrained' not in net.cfg.model
+    assert net.cfg.model.backbone.init_cfg == [
+        dict(type='Constant', layer='LayerNorm', val=1.)
+    ]
+    assert net.data_preprocessor.mean.flatten().tolist() == [1., 2., 3.]
+    net.init_weights()  # nothing to download
+    assert cfg.model.pretrained == 'nowhere.pth'  # the caller's copy

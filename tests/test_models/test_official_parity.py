@@ -36,10 +36,12 @@ import torch
 import torch.nn.functional as F
 
 from conftest import REPO, TOOLS
+from mmcrossformer.models.utils.ckpt_convert import (
+    crossformer_converter,
+    crossvit_converter,
+)
 
 sys.path.insert(0, osp.join(TOOLS, 'model_converters'))
-import crossformer_to_mmcf  # noqa: E402
-import crossvit_to_mmcf  # noqa: E402
 import record_official_fixture as recorder  # noqa: E402
 
 DATA = osp.join(REPO, 'tests', 'data')
@@ -87,12 +89,12 @@ def build_crossformer_det(fixture):
     model = CrossFormer(arch=arch, mlp_ratio=ratio, drop_path_rate=0.)
     official = fixture['state_dict']
     # as an mmdet 2.x checkpoint stores the backbone
-    converted = crossformer_to_mmcf.convert(
+    converted = crossformer_converter(
         {
             'backbone.' + k: v
             for k, v in official.items()
         }, 'det')
-    bare = crossformer_to_mmcf.convert(official, 'backbone')
+    bare = crossformer_converter(official, 'backbone')
     assert list(bare) == list(converted)
     model.load_state_dict(strip(converted, 'backbone.'), strict=True)
     model.eval()
@@ -112,7 +114,7 @@ def build_crossformer_cls(fixture):
         drop_path_rate=0.,
         final_norm=True,
         out_indices=(3, ))
-    converted = crossformer_to_mmcf.convert(fixture['state_dict'], 'cls')
+    converted = crossformer_converter(fixture['state_dict'], 'cls')
     model.load_state_dict(strip(converted, 'backbone.'), strict=True)
     head = strip(converted, 'head.fc.')
     assert sorted(head) == ['bias', 'weight']
@@ -143,7 +145,7 @@ def build_crossvit(fixture):
         branch_img_sizes=kwargs['img_size'],
         drop_path_rate=0.,
         out_type='cls_token')
-    converted = crossvit_to_mmcf.convert(fixture['state_dict'])
+    converted = crossvit_converter(fixture['state_dict'])
     model.load_state_dict(strip(converted, 'backbone.'), strict=True)
     heads = strip(converted, 'head.fcs.')
     assert len(heads) == 2 * model.num_branches

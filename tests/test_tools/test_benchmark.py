@@ -1,5 +1,6 @@
-"""tools/analysis_tools/benchmark.py and benchmark_official.py (smoke tests,
-no timing assertions)."""
+"""tools/analysis_tools/benchmark.py, benchmark_official.py and their
+helpers in mmcrossformer.utils.benchmark (smoke tests, no assertions on
+model timings)."""
 import os.path as osp
 import re
 import sys
@@ -8,6 +9,8 @@ import pytest
 import torch
 
 from conftest import CONFIGS, TOOLS, run_tool
+from mmcrossformer.apis import build_model
+from mmcrossformer.utils import benchmark as helpers
 
 sys.path.insert(0, osp.join(TOOLS, 'analysis_tools'))
 import benchmark as tool  # noqa: E402
@@ -20,9 +23,19 @@ def test_table_from_the_command_line():
     out = run_tool('analysis_tools/benchmark.py', DEMO, '--shape', '64', '96',
                    '--warmup', '0', '--repeat', '2', '--variant',
                    'model.backbone.with_cp=True', '--threads', '1')
+    # torch.utils.benchmark.Compare: a table per part, a row per config,
+    # a column per pass, in milliseconds
+    for part in ('backbone', 'model'):
+        assert re.search(rf'\[-+ {part} -+\]', out), out
+    assert len(re.findall(r'^ +\| +fwd +\| +fwd\+bwd *$', out, re.M)) == 2
+    compared = re.findall(
+        r'^ +retinanet_crossformerpp_s_coco_demo( \[with_cp=True\])? +\| '
+        r'+[0-9.]+', out, re.M)
+    assert len(compared) == 4, out  # 2 rows (config, variant) x 2 parts
+    assert 'Times are in milliseconds (ms).' in out
+    # the ratio table: 2 rows x 2 parts x 2 passes
     rows = [line for line in out.splitlines()
             if line.startswith('retinanet_crossformerpp_s_coco_demo')]
-    # 2 rows (config, variant) x 2 parts x 2 passes
     assert len(rows) == 8, out
     assert sum('[with_cp=True]' in row for row in rows) == 4
     for row in rows[:4]:  # the first config is the reference: ratio 1.00
@@ -44,7 +57,12 @@ def test_report_contents():
                             log=lambda msg: None)
     fwd, bwd = report['results']
     assert (fwd['pass_'], bwd['pass_']) == ('fwd', 'fwd+bwd')
-    assert fwd['q1_s'] <= fwd['median_s'] <= fwd['q3_s']
+    timed = fwd['measurement']
+    assert timed.median == fwd['median_s'] > 0 and fwd['iqr_s'] >= 0
+    assert (timed.task_spec.label, timed.task_spec.sub_label,
+            timed.task_spec.description) == ('backbone',
+                                             'retinanet_crossformerpp_s_'
+                                             'coco_demo', 'fwd')
     assert fwd['images_per_s'] == pytest.approx(2 / fwd['median_s'])
     # backbone FLOPs of one image, counted as get_flops counts them
     assert fwd['flops'] > 1e7 and bwd['flops'] is None
@@ -55,7 +73,7 @@ def test_report_contents():
 
 
 def test_peak_memory_sees_an_allocation():
-    with tool.PeakMemory(torch.device('cpu')) as peak:
+    with helpers.PeakMemory(torch.device('cpu')) as peak:
         block = torch.ones(25_000_000)  # 100 MB
         del block
     assert peak.value is not None and peak.value >= 90e6
@@ -67,7 +85,25 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match='unknown parts'):
         tool.benchmark([(DEMO, None)], parts=('neck', ))
     with pytest.raises(ValueError, match='repeat'):
-        tool.time_call(lambda: None, 0, 0, torch.device('cpu'))
+        helpers.measure(lambda: None, 0, 0)
+
+
+def test_measure_calls_and_times():
+    """``warmup`` untimed calls, then torch's Timer (about ``repeat`` timed
+    calls of a call long enough to be timed alone, plus one untimed call per
+    ``blocked_autorange`` to choose its block size): seconds per call."""
+    import time
+    calls = []
+
+    def sleep():
+        calls.append(1)
+        time.sleep(0.05)
+
+    timed = helpers.measure(sleep, warmup=3, repeat=4)
+    assert len(timed.times) >= 2
+    assert len(calls) >= 3 + 2 + len(timed.times)
+    assert 0.045 < timed.median < 0.5
+    assert len(helpers.measure(sleep, 0, 1).times) == 1
 
 
 # The imports at the top of the official models/crossformer_backbone_det.py
@@ -112,8 +148,8 @@ def test_official_root_must_be_a_clone(tmp_path):
 def test_reference_configs_build(name, scope, params):
     from mmengine.config import Config
     cfg = Config.fromfile(osp.join(CONFIGS, 'reference', name))
-    model, got_scope = tool.build_model(cfg)
-    assert got_scope == scope
+    model = build_model(cfg)
+    assert model.cfg.default_scope == scope
     assert sum(p.numel() for p in model.parameters()) == params
     out = model.backbone(torch.randn(1, 3, 224, 224))
     assert all(torch.isfinite(o).all() for o in out)
@@ -147,9 +183,27 @@ def test_device_cuda_without_cuda_is_a_clear_error(script, args):
 
 def test_amp_dtypes():
     cpu, cuda = torch.device('cpu'), torch.device('cuda')
-    assert tool.amp_dtype(cpu, False) is None
-    assert tool.amp_dtype(cpu, True) == torch.bfloat16
-    assert tool.amp_dtype(cuda, True) == torch.float16
-    assert tool.amp_dtype(cpu, 'fp16') == torch.float16
+    assert helpers.amp_dtype(cpu, False) is None
+    assert helpers.amp_dtype(cpu, True) == torch.bfloat16
+    assert helpers.amp_dtype(cuda, True) == torch.float16
+    assert helpers.amp_dtype(cpu, 'fp16') == torch.float16
     with pytest.raises(ValueError, match='fp8'):
-        tool.amp_dtype(cuda, 'fp8')
+        helpers.amp_dtype(cuda, 'fp8')
+
+
+def test_no_tool_imports_another_tool():
+    """Code that tools share lives in the package: no tool puts a tools/
+    folder on sys.path or imports a sibling tool."""
+    import ast
+    import glob
+    tools = {osp.splitext(osp.basename(p))[0]
+             for p in glob.glob(osp.join(TOOLS, '**', '*.py'), recursive=True)}
+    for path in glob.glob(osp.join(TOOLS, '**', '*.py'), recursive=True):
+        tree = ast.parse(open(path).read())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name.split('.')[0] for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module.split('.')[0]]
+            assert not set(names) & tools, (path, names)

@@ -1,13 +1,11 @@
-"""tools/analysis_tools/get_flops.py against the papers' classifier tables."""
+"""mmcrossformer.apis.get_flops and tools/analysis_tools/get_flops.py
+against the papers' classifier tables."""
 import os.path as osp
-import sys
 
 import pytest
 
-from conftest import CONFIGS, TOOLS, run_tool
-
-sys.path.insert(0, osp.join(TOOLS, 'analysis_tools'))
-import get_flops as tool  # noqa: E402
+from conftest import CONFIGS, run_tool
+from mmcrossformer.apis import flops as tool
 
 # (config, params in M, GFLOPs at 224 x 224): CrossFormer (ICLR 2022) and
 # CrossFormer++ (TPAMI 2023) tables, as in cheerss/CrossFormer's README.

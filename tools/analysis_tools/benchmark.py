@@ -20,190 +20,74 @@ heads without losses or post-processing) the tool times
   sum of the means of all floating outputs (a stand-in for a training
   step's compute; the optimizer step is not included).
 
-on random images of ``--batch`` x 3 x H x W, after ``--warmup`` untimed
-passes, ``--repeat`` times (CPU: wall clock around each call; CUDA: a
-pair of ``torch.cuda.Event`` recorded on the current stream around each
-call, read after one synchronisation at the end, so the figures are GPU
-time per call), and reports the median (and the spread between
-the 25th and 75th percentile) in milliseconds, images per second, peak
-memory and the ratio of each row's throughput to the first config's.
+on random images of ``--batch`` x 3 x H x W. The models are built by
+``mmcrossformer.apis.build_model`` (without the pretrained weights a config
+names). Timing is ``torch.utils.benchmark``'s (``Timer.blocked_autorange``
+after ``--warmup`` untimed calls, about ``--repeat`` timed calls; see
+:func:`mmcrossformer.utils.benchmark.measure`), and its ``Compare`` prints
+the median time per call of every row, marking a large spread (``(! XX%)``:
+the interquartile range as a percentage of the median). A second table
+gives images per second, the ratio of each row's throughput to the first
+config's, the peak memory and the roofline.
 
 Peak memory (MiB, the allocations of one pass above what was allocated
 before it; the ``fwd+bwd`` pass includes the parameters' gradients): on CUDA
-``torch.cuda.max_memory_allocated``; on the CPU the peak resident set size
-(``VmHWM``, reset through ``/proc/self/clear_refs``) of a separate, untimed
-pass in a child process in which glibc returns every freed block of 64 KiB
-or more to the system at once (``MALLOC_MMAP_THRESHOLD_``), so that the
-resident size follows the live tensors rather than the allocator's cache
-(``--no-memory`` skips it).
+the peak of allocated memory over the warm-up and timed calls (mmengine's
+``get_max_cuda_memory``); on the CPU the peak resident set size (``VmHWM``)
+of a separate, untimed pass in a child process in which glibc returns every
+freed block of 64 KiB or more to the system at once
+(``MALLOC_MMAP_THRESHOLD_``), so that the resident size follows the live
+tensors rather than the allocator's cache (``--no-memory`` skips it).
 
 Roofline: the machine's matrix-multiply peak is measured in the same run (a
-square fp32 matmul, or the autocast dtype with ``--amp``, median of
-repeats), and each forward row prints its achieved rate, the model's FLOPs
-(counted with ``get_flops.py``'s analyzer, one FLOP per multiply-add as the
-papers) divided by the median time, and that rate as a fraction of the
-peak. Both rates count one multiply-add as one FLOP.
+square fp32 matmul, or the autocast dtype with ``--amp``), and each forward
+row prints its achieved rate, the model's FLOPs (counted by
+``mmcrossformer.apis.flops``, one FLOP per multiply-add as in the papers)
+divided by the median time, and that rate as a fraction of the peak.
 
-Configs whose ``model.backbone.init_cfg`` names pretrained weights are
-built without them. ``--amp`` runs the passes under ``torch.autocast``
-(bf16 on CPU, fp16 on CUDA; ``--amp-dtype`` picks one). ``--no-tf32``
-turns TF32 off for CUDA matmuls and convolutions (PyTorch's default
-allows it in cuDNN convolutions); the footer says which was used.
-``--compile`` times ``torch.compile``-d parts (compiled in the untimed
-warm-up). ``--threads`` sets
-``torch.set_num_threads``.
+``--amp`` runs the passes under ``torch.autocast`` (bf16 on CPU, fp16 on
+CUDA; ``--amp-dtype`` picks one). ``--no-tf32`` turns TF32 off for CUDA
+matmuls and convolutions (PyTorch's default allows it in cuDNN
+convolutions); the footer says which was used. ``--compile`` times
+``torch.compile``-d parts (compiled in the untimed warm-up). ``--threads``
+sets ``torch.set_num_threads``.
 
 Reference configs for comparisons are in ``configs/reference/`` (mmpretrain's
 Swin-T, mmdet's RetinaNet Swin-T and timm's CrossViT-15).
 """
 import argparse
+import contextlib
 import copy
 import os
 import os.path as osp
-import statistics
 import sys
-import time
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
 
-sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
-from get_flops import DEFAULT_SHAPES, _data_samples, build_model, flop_analyzer  # noqa: E402
+from mmcrossformer.apis import build_model
+from mmcrossformer.apis.flops import (
+    DEFAULT_SHAPES,
+    check_shape,
+    count_flops,
+    tensor_forward,
+)
+from mmcrossformer.utils.benchmark import (
+    AMP_DTYPES,
+    PeakMemory,
+    amp_dtype,
+    autocast,
+    matmul_peak,
+    measure,
+    require_cuda,
+    set_tf32,
+)
 
 PARTS = ('backbone', 'model')
 PASSES = ('fwd', 'fwd+bwd')
 
 
-# --------------------------------------------------------------- timing --
-def _sync(device: torch.device) -> None:
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def time_call(fn: Callable[[], object], warmup: int, repeat: int,
-              device: torch.device) -> List[float]:
-    """Seconds of each of ``repeat`` calls of ``fn`` after ``warmup``
-    untimed calls.
-
-    CPU: ``time.perf_counter`` around each call. CUDA: the device is
-    synchronised after the warm-up, a pair of ``torch.cuda.Event`` (timing
-    enabled) is recorded on the current stream around each call, and the
-    elapsed times are read after one final synchronisation: the GPU time
-    from the first kernel of a call to its last, including any time the
-    GPU waits for the host to launch work inside the call.
-
-    Raises:
-        ValueError: When ``repeat < 1`` or ``warmup < 0``.
-    """
-    if repeat < 1 or warmup < 0:
-        raise ValueError(f'need repeat >= 1 and warmup >= 0, got '
-                         f'repeat={repeat}, warmup={warmup}')
-    for _ in range(warmup):
-        fn()
-    _sync(device)
-    if device.type == 'cuda':
-        stream = torch.cuda.current_stream(device)
-        events = []
-        for _ in range(repeat):
-            start = torch.cuda.Event(enable_timing=True)
-            end = torch.cuda.Event(enable_timing=True)
-            start.record(stream)
-            fn()
-            end.record(stream)
-            events.append((start, end))
-        torch.cuda.synchronize(device)
-        return [start.elapsed_time(end) / 1e3 for start, end in events]
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        _sync(device)
-        times.append(time.perf_counter() - start)
-    return times
-
-
-def quartiles(times: Sequence[float]) -> Tuple[float, float, float]:
-    """(25th percentile, median, 75th percentile) of ``times``."""
-    if len(times) < 2:
-        return times[0], times[0], times[0]
-    q1, med, q3 = statistics.quantiles(times, n=4, method='inclusive')
-    return q1, med, q3
-
-
-def matmul_peak(device: torch.device,
-                dtype: torch.dtype = torch.float32,
-                size: Optional[int] = None,
-                repeat: int = 10) -> float:
-    """Measured multiply-adds per second of a square ``size`` matmul.
-
-    Defaults to 2048 on CPU and 8192 on CUDA (large enough for the BLAS to
-    reach its plateau); one multiply-add counts as one FLOP.
-    """
-    size = size or (8192 if device.type == 'cuda' else 2048)
-    a = torch.randn(size, size, device=device, dtype=dtype)
-    b = torch.randn(size, size, device=device, dtype=dtype)
-    times = time_call(lambda: a @ b, 2, repeat, device)
-    return size**3 / statistics.median(times)
-
-
-# --------------------------------------------------------------- memory --
-class PeakMemory:
-    """Peak memory of a block above the memory in use when it starts.
-
-    CUDA: ``max_memory_allocated``; CPU: the peak resident set size
-    (``VmHWM``, reset through ``/proc/self/clear_refs``). ``value`` is in
-    bytes, or None where the peak cannot be reset (not Linux).
-    """
-
-    def __init__(self, device: torch.device):
-        self.device = device
-        self.value: Optional[int] = None
-
-    @staticmethod
-    def _status(field: str) -> int:
-        with open('/proc/self/status') as f:
-            for line in f:
-                if line.startswith(field + ':'):
-                    return int(line.split()[1]) * 1024
-        raise KeyError(field)
-
-    def __enter__(self):
-        if self.device.type == 'cuda':
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self._base = torch.cuda.memory_allocated(self.device)
-            return self
-        _malloc_trim()
-        try:
-            with open('/proc/self/clear_refs', 'w') as f:
-                f.write('5')
-            self._base = self._status('VmRSS')
-        except OSError:
-            self._base = None
-        return self
-
-    def __exit__(self, *exc):
-        if self.device.type == 'cuda':
-            torch.cuda.synchronize(self.device)
-            self.value = (torch.cuda.max_memory_allocated(self.device) -
-                          self._base)
-        elif self._base is not None:
-            self.value = max(self._status('VmHWM') - self._base, 0)
-        return False
-
-
-def _malloc_trim() -> None:
-    """Give memory that glibc keeps after ``free`` back to the system, so
-    that the resident size counts live memory only (no-op elsewhere)."""
-    try:
-        import ctypes
-        ctypes.CDLL('libc.so.6').malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-# ---------------------------------------------------------------- model --
 def _float_tensors(obj) -> List[torch.Tensor]:
     if isinstance(obj, torch.Tensor):
         return [obj] if obj.is_floating_point() else []
@@ -214,91 +98,17 @@ def _float_tensors(obj) -> List[torch.Tensor]:
     return []
 
 
-def part_callable(model: nn.Module, part: str, scope: str,
-                  shape: Tuple[int, int]) -> Callable:
-    """``images -> outputs`` of a part (``'backbone'`` or ``'model'``)."""
+def part_callable(model: nn.Module, part: str, scope: str) -> Callable:
+    """``images -> outputs`` of a part (``'backbone'`` or ``'model'``).
+
+    Raises:
+        ValueError: For another part.
+    """
     if part == 'backbone':
         return model.backbone
     if part != 'model':
         raise ValueError(f'part must be one of {PARTS}, got {part!r}')
-    samples = _data_samples(scope, shape)
-
-    def whole(images):
-        batch = samples * images.shape[0] if samples else None
-        return model(images, batch, mode='tensor')
-
-    return whole
-
-
-class _Traced(nn.Module):
-    """``fn(x)`` with ``model`` registered, so that tracing sees its
-    parameters as parameters."""
-
-    def __init__(self, model: nn.Module, fn: Callable):
-        super().__init__()
-        self.model = model
-        self.fn = fn
-
-    def forward(self, x):
-        return self.fn(x)
-
-
-def count_flops(model: nn.Module, fn: Callable, images: torch.Tensor) -> int:
-    """Forward FLOPs (multiply-adds) of ``fn(images)``, a function of
-    ``model``; SDPA included."""
-    with torch.no_grad():
-        return int(flop_analyzer(_Traced(model, fn), images).total())
-
-
-AMP_DTYPES = dict(fp16=torch.float16, bf16=torch.bfloat16)
-
-
-def amp_dtype(device: torch.device, amp) -> Optional[torch.dtype]:
-    """The autocast dtype for ``amp``: False / None (no autocast), True
-    (fp16 on CUDA, bf16 on the CPU) or ``'fp16'`` / ``'bf16'``.
-
-    Raises:
-        ValueError: On another value.
-    """
-    if not amp:
-        return None
-    if amp is True:
-        return torch.float16 if device.type == 'cuda' else torch.bfloat16
-    if amp not in AMP_DTYPES:
-        raise ValueError(f'amp must be a bool or one of {list(AMP_DTYPES)}'
-                         f', got {amp!r}')
-    return AMP_DTYPES[amp]
-
-
-def _autocast(device: torch.device, amp):
-    dtype = amp_dtype(device, amp)
-    if dtype is None:
-        return torch.autocast(device.type, enabled=False)
-    return torch.autocast(device.type, dtype=dtype)
-
-
-def set_tf32(allow: bool) -> None:
-    """Allow or forbid TF32 in CUDA matmuls and cuDNN convolutions
-    (``allow=False``: full fp32, ``float32_matmul_precision='highest'``)."""
-    torch.backends.cuda.matmul.allow_tf32 = allow
-    torch.backends.cudnn.allow_tf32 = allow
-    torch.set_float32_matmul_precision('high' if allow else 'highest')
-
-
-def require_cuda(device) -> None:
-    """Raise a clear error when ``device`` is CUDA and no GPU is usable.
-
-    Raises:
-        ValueError: Naming the torch build and why CUDA is unavailable.
-    """
-    if torch.device(device).type != 'cuda' or torch.cuda.is_available():
-        return
-    build = torch.version.cuda
-    why = ('this torch is a CPU-only build' if build is None else
-           f'this torch is built for CUDA {build} but sees no GPU (driver, '
-           f'CUDA_VISIBLE_DEVICES?)')
-    raise ValueError(f'--device cuda given but CUDA is not available: '
-                     f'{why} (torch {torch.__version__})')
+    return tensor_forward(model, scope)
 
 
 def make_step(model: nn.Module,
@@ -313,18 +123,21 @@ def make_step(model: nn.Module,
 
     With ``compile``, the part runs through ``torch.compile`` (default
     inductor backend); the first call compiles.
+
+    Raises:
+        ValueError: For an unknown part or pass.
     """
     if pass_ not in PASSES:
         raise ValueError(f'pass must be one of {PASSES}, got {pass_!r}')
     device = images.device
-    fn = part_callable(model, part, scope, tuple(images.shape[-2:]))
+    fn = part_callable(model, part, scope)
     if compile:
         fn = torch.compile(fn)
     if pass_ == 'fwd':
         model.eval()
 
         def step():
-            with torch.no_grad(), _autocast(device, amp):
+            with torch.no_grad(), autocast(device, amp):
                 return fn(images)
 
         return step
@@ -332,7 +145,7 @@ def make_step(model: nn.Module,
     params = [p for p in model.parameters() if p.requires_grad]
 
     def step():
-        with _autocast(device, amp):
+        with autocast(device, amp):
             outs = _float_tensors(fn(images))
             loss = sum(o.float().mean() for o in outs if o.requires_grad)
         if not torch.is_tensor(loss):
@@ -345,38 +158,9 @@ def make_step(model: nn.Module,
     return step
 
 
-def measure(model: nn.Module,
-            scope: str,
-            part: str,
-            pass_: str,
-            images: torch.Tensor,
-            warmup: int,
-            repeat: int,
-            amp=False,
-            compile: bool = False) -> Dict[str, object]:
-    """Time one part / pass of a built model on ``images`` (see
-    :func:`make_step`; with ``compile`` at least one warm-up pass, which
-    compiles).
-
-    Returns:
-        dict: ``times`` (seconds per call), ``peak`` (CUDA: bytes,
-        ``torch.cuda.max_memory_allocated`` over the warm-up and timed
-        calls above what was allocated before them, the peak statistics
-        reset first; CPU: None, see :func:`cpu_peak_memory`).
-    """
-    step = make_step(model, scope, part, pass_, images, amp, compile)
-    warmup = max(warmup, 1) if compile else warmup
-    if images.device.type != 'cuda':
-        return dict(
-            times=time_call(step, warmup, repeat, images.device), peak=None)
-    with PeakMemory(images.device) as peak:
-        times = time_call(step, warmup, repeat, images.device)
-    return dict(times=times, peak=peak.value)
-
-
 def cpu_peak_memory(config: str, options: Optional[dict],
                     shape: Tuple[int, int], batch: int, parts: Sequence[str],
-                    passes: Sequence[str], amp: bool) -> Dict[str, int]:
+                    passes: Sequence[str], amp) -> Dict[str, int]:
     """Peak memory of each part / pass on the CPU, in bytes.
 
     Measured in a child process where glibc serves every allocation of 64
@@ -385,6 +169,9 @@ def cpu_peak_memory(config: str, options: Optional[dict],
     follows the live memory rather than the allocator's cache: one untimed
     pass, then the peak over a second pass minus the resident size before
     it. Keys are ``'part/pass'``.
+
+    Raises:
+        RuntimeError: If the child process fails (its output attached).
     """
     import json
     import subprocess
@@ -411,7 +198,8 @@ def _memory_worker(job_json: str) -> None:
     job = json.loads(job_json)
     from mmcrossformer.utils.runtime import flush_denormals_on_cpu
     flush_denormals_on_cpu()
-    model, scope = build_model(_load_cfg(job['config'], job['options']))
+    model = build_model(job['config'], job['options'])
+    scope = model.cfg.get('default_scope')
     images = torch.randn(job['batch'], 3, *job['shape'])
     out = {}
     for part in job['parts']:
@@ -424,15 +212,6 @@ def _memory_worker(job_json: str) -> None:
                 step()
             out[f'{part}/{pass_}'] = peak.value
     print('MEMORY ' + json.dumps(out), flush=True)
-
-
-# ------------------------------------------------------------------ rows --
-def _load_cfg(config: str, cfg_options: Optional[dict]):
-    from mmengine.config import Config
-    cfg = Config.fromfile(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    return cfg
 
 
 def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
@@ -449,35 +228,41 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
               roofline: bool = True,
               memory_pass: bool = True,
               log: Callable[[str], None] = print) -> Dict[str, object]:
-    """Measure configs; the table :func:`format_table` prints.
+    """Measure configs; the tables :func:`format_table` prints.
 
     Args:
         rows (Sequence[tuple]): ``(config path, cfg overrides or None)``
             or ``(config path, overrides, label)``; the label (default: the
             file name) names the row.
-        shape (Sequence[int], optional): Input (H, W) or (S, ); defaults to
-            the first config's task size (224, 1280 x 800 or 512 x 2048).
+        shape (Sequence[int], optional): Input (H, W) or (S, ) in pixels;
+            defaults to the first config's task size (224, 1280 x 800 or
+            512 x 2048).
         batch (int): Images per pass.
         device (str): ``'cpu'`` or ``'cuda'``.
         parts, passes (Sequence[str]): See the module docstring.
-        warmup, repeat (int): Untimed and timed passes.
+        warmup, repeat (int): Untimed and (about) timed calls, see
+            :func:`mmcrossformer.utils.benchmark.measure`.
         amp (bool | str): Run under autocast: True (bf16 on CPU, fp16 on
             CUDA), ``'fp16'`` or ``'bf16'``.
-        compile (bool): Time ``torch.compile``-d parts.
+        compile (bool): Time ``torch.compile``-d parts (at least one
+            warm-up call, which compiles).
         tf32 (bool, optional): On CUDA, allow (True) or forbid (False) TF32
             in matmuls and convolutions; None keeps PyTorch's settings.
         roofline (bool): Count FLOPs and measure the matmul peak.
         memory_pass (bool): On the CPU, measure peak memory in a child
             process (:func:`cpu_peak_memory`).
+        log (Callable): Receives a progress line before each measurement.
 
     Returns:
         dict: ``results`` (one dict per row / part / pass: ``name``,
-        ``part``, ``pass``, ``median_s``, ``q1_s``, ``q3_s``,
-        ``images_per_s``, ``peak_bytes``, ``flops``), ``peak_flops``
-        (multiply-adds per second or None), ``shape``, ``batch``,
-        ``device``, ``amp`` (the autocast dtype's name or None),
-        ``compile``, ``tf32`` (CUDA: whether TF32 was allowed in matmuls /
-        convolutions; CPU: None).
+        ``part``, ``pass_``, ``measurement`` (a ``torch.utils.benchmark``
+        ``Measurement``, seconds per call, labelled part / name / pass),
+        ``median_s``, ``iqr_s``, ``images_per_s``, ``peak_bytes``,
+        ``flops`` (forward multiply-adds of one image; None for
+        ``fwd+bwd``)), ``peak_flops`` (multiply-adds per second or None),
+        ``shape``, ``batch``, ``device``, ``amp`` (the autocast dtype's
+        name or None), ``compile``, ``tf32`` (CUDA: whether TF32 was
+        allowed in matmuls / convolutions; CPU: None).
 
     Raises:
         ValueError: On a bad shape, batch, part, pass, amp or device, or
@@ -505,14 +290,11 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
     results = []
     for index, row in enumerate(rows):
         config, options = row[:2]
-        cfg = _load_cfg(config, options)
-        model, scope = build_model(cfg)
-        model.to(dev)
+        model = build_model(config, options, device=dev)
+        scope = model.cfg.get('default_scope')
         if shape is None:
             shape = DEFAULT_SHAPES[scope]
-        shape = tuple(shape) * 2 if len(shape) == 1 else tuple(shape)
-        if len(shape) != 2 or min(shape) < 1:
-            raise ValueError(f'shape must be (H, W) or (S, ), got {shape}')
+        shape = check_shape(shape)
         name = row[2] if len(row) > 2 else osp.splitext(
             osp.basename(config))[0]
         torch.manual_seed(index)
@@ -527,32 +309,41 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
                 continue
             flops = None
             if roofline and 'fwd' in passes:
-                fn = part_callable(model.eval(), part, scope, shape)
-                flops = count_flops(model, fn, images[:1])
+                model.eval()
+                flops = count_flops(model, part_callable(model, part, scope),
+                                    images[:1])[0]
             for pass_ in passes:
                 log(f'timing {name} / {part} / {pass_} ...')
-                out = measure(model, scope, part, pass_, images, warmup,
-                              repeat, amp, compile)
-                q1, med, q3 = quartiles(out['times'])
+                step = make_step(model, scope, part, pass_, images, amp,
+                                 compile)
+                meter = PeakMemory(dev)
+                with meter if dev.type == 'cuda' else contextlib.nullcontext():
+                    timed = measure(
+                        step,
+                        max(warmup, 1) if compile else warmup,
+                        repeat,
+                        label=part,
+                        sub_label=name,
+                        description=pass_)
                 results.append(
                     dict(
                         name=name,
                         part=part,
                         pass_=pass_,
-                        median_s=med,
-                        q1_s=q1,
-                        q3_s=q3,
-                        images_per_s=batch / med,
-                        peak_bytes=out['peak'] if out['peak'] is not None
-                        else memory.get(f'{part}/{pass_}'),
+                        measurement=timed,
+                        median_s=timed.median,
+                        iqr_s=timed.iqr,
+                        images_per_s=batch / timed.median,
+                        peak_bytes=meter.value if dev.type == 'cuda' else
+                        memory.get(f'{part}/{pass_}'),
                         flops=flops if pass_ == 'fwd' else None))
         del model
-    peak = None
+    peak_flops = None
     if roofline:
-        peak = matmul_peak(dev, dtype or torch.float32)
+        peak_flops = matmul_peak(dev, dtype or torch.float32)
     return dict(
         results=results,
-        peak_flops=peak,
+        peak_flops=peak_flops,
         shape=shape,
         batch=batch,
         device=dev.type,
@@ -562,25 +353,28 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
 
 
 def format_table(report: Dict[str, object]) -> str:
-    """The report as a text table; ratios are images/s over the first
-    row's of the same part and pass."""
+    """The report as text: ``torch.utils.benchmark.Compare``'s table of the
+    median times, then one row per config / part / pass with images per
+    second, the ratio to the first config's images per second (same part
+    and pass), the peak memory and, for forward rows, the roofline."""
+    from torch.utils.benchmark import Compare
     results = report['results']
+    compare = Compare([r['measurement'] for r in results])
+    compare.highlight_warnings()
     first = {}
     for r in results:
         first.setdefault((r['part'], r['pass_']), r['images_per_s'])
     peak = report['peak_flops']
-    head = (f'{"config":<52} {"part":<8} {"pass":<7} {"median ms":>10} '
-            f'{"IQR ms":>13} {"img/s":>8} {"ratio":>6} {"peak MiB":>9}')
+    head = (f'{"config":<52} {"part":<8} {"pass":<7} {"img/s":>8} '
+            f'{"ratio":>6} {"peak MiB":>9}')
     if peak:
         head += f' {"GFLOPs":>8} {"GFLOP/s":>8} {"of peak":>7}'
-    lines = [head, '-' * len(head)]
+    lines = [str(compare).rstrip(), '', head, '-' * len(head)]
     for r in results:
         ratio = r['images_per_s'] / first[(r['part'], r['pass_'])]
         mem = ('n/a' if r['peak_bytes'] is None else
                f'{r["peak_bytes"] / 2**20:.0f}')
         line = (f'{r["name"][:52]:<52} {r["part"]:<8} {r["pass_"]:<7} '
-                f'{r["median_s"] * 1e3:>10.1f} '
-                f'{r["q1_s"] * 1e3:>6.1f}-{r["q3_s"] * 1e3:<6.1f} '
                 f'{r["images_per_s"]:>8.2f} {ratio:>6.2f} {mem:>9}')
         if peak and r['flops']:
             rate = r['flops'] * report['batch'] / r['median_s']

@@ -13,25 +13,26 @@ repository and pass the clone's root. The tool imports, from that clone,
   as in the official detection configs), compared with our backbone as
   ``configs/_base_/retinanet_crossformer.py`` sets it (all four outputs).
 
-The official file imports mmcv 1.x / mmdet 2.x names (``mmcv.runner``,
-``mmdet.utils.get_root_logger``, ...); while it is imported they are
-provided by their mmengine / mmcv 2.x counterparts. The official model gets
-random weights (norms not the identity), converted with
-``tools/model_converters/crossformer_to_mmcf.py`` and loaded strictly into
-ours; both run in eval mode under ``torch.no_grad()`` on the same random
-images, the outputs are compared (the tool stops if they differ by more
-than ``1e-4``) and then timed in alternating rounds (official, ours), each
-the median of ``--repeat`` timed calls after ``--warmup`` (CPU: wall
-clock; CUDA: ``torch.cuda.Event`` pairs on the current stream, read after
-a synchronisation, see ``benchmark.time_call``).
+The official file is imported with the stand-ins of
+``mmcrossformer.utils.official`` for the mmcv 1.x / mmdet 2.x names it
+uses. The official model gets random weights (norms not the identity),
+converted by ``mmcrossformer.models.utils.ckpt_convert`` (what
+``tools/model_converters/crossformer_to_mmcf.py`` runs) and loaded strictly
+into ours; both run in eval mode under ``torch.no_grad()`` on the same
+random images, the outputs are compared (the tool stops if they differ by
+more than ``1e-4``) and then timed in alternating rounds (official, ours),
+each the median time per call of ``torch.utils.benchmark`` after
+``--warmup`` untimed calls, over about ``--repeat`` timed calls (see
+``mmcrossformer.utils.benchmark.measure``; on CUDA the timer synchronises
+the device).
 
 On CUDA the comparison and the timing run in full fp32 (TF32 off in
 matmuls and cuDNN convolutions) unless ``--tf32`` allows it for the
-timing; the peak memory of one call of each implementation
-(``torch.cuda.max_memory_allocated`` above what was allocated before it,
-after ``torch.cuda.reset_peak_memory_stats``) is reported. ``--amp`` times
-both under ``torch.autocast`` (fp16 on CUDA, bf16 on the CPU;
-``--amp-dtype`` picks one); the outputs are still compared in fp32.
+timing; the peak memory of one call of each implementation (allocated
+memory above what was allocated before it, read with mmengine's
+``get_max_cuda_memory``) is reported. ``--amp`` times both under
+``torch.autocast`` (fp16 on CUDA, bf16 on the CPU; ``--amp-dtype`` picks
+one); the outputs are still compared in fp32.
 
 Usage::
 
@@ -43,9 +44,6 @@ Usage::
         [--threads N] [--compile] [--profile]
 """
 import argparse
-import contextlib
-import importlib.util
-import os.path as osp
 import statistics
 import sys
 import types
@@ -53,21 +51,22 @@ from typing import Dict, List, Tuple
 
 import torch
 
-HERE = osp.dirname(osp.abspath(__file__))
-sys.path.insert(0, HERE)
-sys.path.insert(0, osp.join(osp.dirname(HERE), 'model_converters'))
-from benchmark import (  # noqa: E402
+from mmcrossformer.models.utils.ckpt_convert import crossformer_converter
+from mmcrossformer.utils.benchmark import (
     AMP_DTYPES,
     PeakMemory,
-    _autocast,
     amp_dtype,
-    quartiles,
+    autocast,
+    measure,
     require_cuda,
     set_tf32,
-    time_call,
 )
-from crossformer_to_mmcf import convert  # noqa: E402
+from mmcrossformer.utils.official import (
+    import_official_file,
+    legacy_openmmlab_names,
+)
 
+OFFICIAL_REPO = 'https://github.com/cheerss/CrossFormer'
 OFFICIAL_FILES = dict(
     cls='models/crossformer.py', det='models/crossformer_backbone_det.py')
 DEFAULTS = dict(cls=((224, 224), 8), det=((800, 1216), 1))
@@ -75,67 +74,17 @@ DEFAULTS = dict(cls=((224, 224), 8), det=((800, 1216), 1))
 DET_GROUPS = dict(group_size=[7, 7, 7, 7], interval=[8, 4, 2, 1])
 
 
-@contextlib.contextmanager
-def legacy_openmmlab_names():
-    """Make the mmcv 1.x / mmdet 2.x names the official detection file
-    imports resolve to their mmengine / mmcv 2.x counterparts, and remove
-    them again afterwards."""
-    import mmcv.cnn
-    import mmcv.cnn.bricks.transformer  # noqa: F401 (real, imported first)
-    import mmdet  # noqa: F401
-    from mmengine.logging import MMLogger
-    from mmengine.model import BaseModule, ModuleList, weight_init
-    from mmengine.runner import checkpoint as ckpt
-
-    runner = types.ModuleType('mmcv.runner')
-    runner.BaseModule, runner.ModuleList = BaseModule, ModuleList
-    runner.load_checkpoint = ckpt.load_checkpoint
-    runner._load_checkpoint = ckpt._load_checkpoint
-    cnn = types.ModuleType('mmcv.cnn')
-    cnn.__dict__.update(vars(mmcv.cnn))
-    cnn.constant_init = weight_init.constant_init
-    cnn.trunc_normal_init = weight_init.trunc_normal_init
-    cnn_utils = types.ModuleType('mmcv.cnn.utils')
-    init = types.ModuleType('mmcv.cnn.utils.weight_init')
-    init.trunc_normal_ = weight_init.trunc_normal_
-    det_utils = types.ModuleType('mmdet.utils')
-    det_utils.get_root_logger = lambda *a, **k: MMLogger.get_current_instance()
-    fakes = {
-        'mmcv.runner': runner,
-        'mmcv.cnn': cnn,
-        'mmcv.cnn.utils': cnn_utils,
-        'mmcv.cnn.utils.weight_init': init,
-        'mmdet.utils': det_utils,
-    }
-    saved = {name: sys.modules.get(name) for name in fakes}
-    sys.modules.update(fakes)
-    try:
-        yield
-    finally:
-        for name, module in saved.items():
-            if module is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = module
-
-
 def load_official(root: str, task: str) -> types.ModuleType:
-    """Import the official model file of ``task`` from a clone at ``root``.
+    """Import the official model file of ``task`` from a clone at ``root``
+    (with :func:`mmcrossformer.utils.official.legacy_openmmlab_names`).
 
     Raises:
         FileNotFoundError: When the clone does not have the file.
     """
-    path = osp.join(root, OFFICIAL_FILES[task])
-    if not osp.isfile(path):
-        raise FileNotFoundError(
-            f'{path} not found: --official-root must be the root of a clone '
-            f'of https://github.com/cheerss/CrossFormer')
-    spec = importlib.util.spec_from_file_location(
-        f'official_crossformer_{task}', path)
-    module = importlib.util.module_from_spec(spec)
     with legacy_openmmlab_names():
-        spec.loader.exec_module(module)
-    return module
+        return import_official_file(root, OFFICIAL_FILES[task],
+                                    f'official_crossformer_{task}',
+                                    OFFICIAL_REPO)
 
 
 def build_pair(root: str, arch: str, task: str,
@@ -174,8 +123,8 @@ def build_pair(root: str, arch: str, task: str,
             img_size=list(shape), init_cfg=None, mlp_ratio=4., **common)
         ours = CrossFormer(arch=arch, drop_path_rate=0., **DET_GROUPS)
     randomize(official)
-    state = convert(official.state_dict(), 'cls' if task == 'cls' else
-                    'backbone')
+    state = crossformer_converter(official.state_dict(),
+                                  'cls' if task == 'cls' else 'backbone')
     state = {k[len('backbone.'):]: v for k, v in state.items()
              if k.startswith('backbone.')}
     ours.load_state_dict(state, strict=True)
@@ -291,7 +240,7 @@ def benchmark(root: str, arch: str = 'pp-s', task: str = 'cls',
 
     def call(key):
         def fn():
-            with _autocast(device, amp):
+            with autocast(device, amp):
                 return models[key](x)
 
         return fn
@@ -308,8 +257,7 @@ def benchmark(root: str, arch: str = 'pp-s', task: str = 'cls',
         for _ in range(rounds):
             for key in ('official', 'ours'):
                 times[key].append(
-                    quartiles(time_call(call(key), warmup, repeat,
-                                        device))[1])
+                    measure(call(key), warmup, repeat).median)
     off, our = (statistics.median(times[k]) for k in ('official', 'ours'))
     return dict(
         max_abs_diff=diff,

@@ -42,7 +42,6 @@ for ``--dynamic`` (the tracer freezes the size-dependent Python branches)
 and the much faster tracer for a static export. See docs/en/deployment.md.
 """
 import argparse
-import importlib
 import math
 import os
 import os.path as osp
@@ -70,7 +69,8 @@ class ExportError(RuntimeError):
 # model
 def build_model(config, checkpoint: Optional[str] = None,
                 cfg_options: Optional[dict] = None) -> Tuple[nn.Module, str]:
-    """The config's model in eval mode and its scope.
+    """The config's model in eval mode (``mmcrossformer.apis.init_model``)
+    and its scope.
 
     Args:
         config (str | Config): Config file or object.
@@ -89,47 +89,17 @@ def build_model(config, checkpoint: Optional[str] = None,
             not fit (missing / unexpected / wrong-shape keys listed).
         FileNotFoundError: If ``config`` or ``checkpoint`` does not exist.
     """
-    from mmengine.config import Config
-    from mmengine.registry import init_default_scope
-    if isinstance(config, str):
-        if not osp.isfile(config):
-            raise FileNotFoundError(f'config {config} does not exist')
-        cfg = Config.fromfile(config)
-    else:
-        cfg = config
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    scope = cfg.get('default_scope')
+    from mmcrossformer.apis import init_model
+    if isinstance(config, str) and not osp.isfile(config):
+        raise FileNotFoundError(f'config {config} does not exist')
+    model = init_model(config, checkpoint, cfg_options=cfg_options)
+    scope = model.cfg.get('default_scope')
     if scope not in SCOPES:
         raise ValueError(f'Cannot export a config with default_scope='
                          f'{scope!r}; expected one of {list(SCOPES)}')
-    init_default_scope(scope)
-    import mmcrossformer  # noqa: F401  (registers our modules)
-    registry = importlib.import_module(f'{scope}.registry').MODELS
-    model_cfg = cfg.model
-    if cfg.get('data_preprocessor') is not None:
-        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-    backbone_init = model_cfg.get('backbone', {}).get('init_cfg')
-    if isinstance(backbone_init, dict) and \
-            backbone_init.get('type') == 'Pretrained':
-        model_cfg.backbone.init_cfg = None  # no download; weights below
-    model_cfg.pop('pretrained', None)
-    model = registry.build(model_cfg)
     if checkpoint is None:
         model.init_weights()
-    else:
-        _load_weights(model, checkpoint)
     return model.eval(), scope
-
-
-def _load_weights(model: nn.Module, checkpoint: str) -> None:
-    from mmcrossformer.utils.checkpoint import load_local_checkpoint
-    from mmcrossformer.utils.state_dict import load_state_dict_strict
-    ckpt = load_local_checkpoint(checkpoint, map_location='cpu')
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-    if not isinstance(state, dict):
-        raise ValueError(f'{checkpoint} holds no state dict')
-    load_state_dict_strict(model, state, checkpoint)
 
 
 def _flatten(outputs) -> List[torch.Tensor]:

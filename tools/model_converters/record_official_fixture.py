@@ -29,8 +29,8 @@ files are imported from the clones while the script runs:
   encoder, the normalised CLS tokens and the logits.
 
 The official files import names of older libraries: mmcv 1.x / mmdet 2.x
-(``mmcv.runner``, ...; provided as in
-``tools/analysis_tools/benchmark_official.py``) and timm's
+(``mmcv.runner``, ...; provided by
+``mmcrossformer.utils.official.legacy_openmmlab_names``) and timm's
 ``Block(..., drop=...)`` (now ``proj_drop``); the shims exist only while a
 file is imported.
 
@@ -58,7 +58,6 @@ Without ``--crossvit-root`` the CrossViT fixture is skipped.
 """
 import argparse
 import contextlib
-import importlib.util
 import io
 import lzma
 import math
@@ -73,6 +72,11 @@ from typing import Callable, Dict, List, Optional, Tuple
 import numpy as np
 import torch
 import torch.nn as nn
+
+from mmcrossformer.utils.official import (
+    import_official_file,
+    legacy_openmmlab_names,
+)
 
 FORMAT_VERSION = 1
 # grid steps per standard deviation of the random weights
@@ -304,36 +308,17 @@ def timm_block_with_drop():
         registry.register_model = original_register
 
 
-def import_file(root: str, relpath: str, module_name: str):
-    """Import ``relpath`` of the clone at ``root`` as ``module_name``.
+def load_official_module(spec: dict, root: str):
+    """The official model file of a spec, with the shims it needs.
 
     Raises:
-        FileNotFoundError: When the clone does not have the file.
+        FileNotFoundError: When the clone at ``root`` lacks the file.
     """
-    path = osp.join(root, relpath)
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'{path} not found: is {root} a clone of '
-                                f'the official repository?')
-    spec = importlib.util.spec_from_file_location(module_name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def load_official_module(spec: dict, root: str):
-    """The official model file of a spec, with the shims it needs."""
-    if spec['repo'] == CROSSFORMER_REPO:
-        sys.path.insert(
-            0,
-            osp.join(
-                osp.dirname(osp.dirname(osp.abspath(__file__))),
-                'analysis_tools'))
-        from benchmark_official import legacy_openmmlab_names
-        with legacy_openmmlab_names():
-            return import_file(root, spec['file'],
-                               'official_' + osp.basename(spec['file'])[:-3])
-    with timm_block_with_drop():
-        return import_file(root, spec['file'], 'official_crossvit')
+    name = 'official_' + osp.basename(spec['file'])[:-3]
+    shims = legacy_openmmlab_names if spec['repo'] == CROSSFORMER_REPO \
+        else timm_block_with_drop
+    with shims():
+        return import_official_file(root, spec['file'], name, spec['repo'])
 
 
 def git_commit(root: str) -> str:
