@@ -5,9 +5,11 @@ from .layer_decay import (
     find_layer_depth,
 )
 from .optim_wrapper import CPUAutocastOptimWrapper
+from .progress import ProgressBarHook
 
 __all__ = [
     'CPUAutocastOptimWrapper', 'RandomStateHook',
-    'OPTIM_WRAPPER_CONSTRUCTORS', 'build_layer_decay_constructor',
+    'OPTIM_WRAPPER_CONSTRUCTORS', 'ProgressBarHook',
+    'build_layer_decay_constructor',
     'find_layer_depth'
 ]
