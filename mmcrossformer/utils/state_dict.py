@@ -48,13 +48,17 @@ def key_mismatches(
 def mismatch_report(module: nn.Module,
                     state_dict: Dict[str, torch.Tensor],
                     limit: int = 20) -> str:
-    """Describe the missing, unexpected and wrong-shape keys ('' if none),
-    on one line.
+    """Describe the missing, unexpected and wrong-shape keys on one line.
 
     Args:
         module (nn.Module): The model the weights are meant for.
         state_dict (dict): The weights.
         limit (int): Keys listed per kind; the rest are counted.
+            Defaults to 20.
+
+    Returns:
+        str: E.g. ``"1 missing keys: ['head.fc.weight']"``; kinds joined
+        by ``'; '``, ``''`` when everything fits.
     """
     parts: List[str] = []
     for title, keys in zip(('missing', 'unexpected', 'wrong shape'),
@@ -70,7 +74,14 @@ def mismatch_report(module: nn.Module,
 def load_converted_strictly(model: nn.Module,
                             state_dict: Dict[str, torch.Tensor],
                             resizable: Sequence[str] = ()) -> None:
-    """Load converted weights into ``model`` (for the model converters).
+    """Load converted weights into ``model`` (for the model converters),
+    checking every key and shape before anything is copied.
+
+    Args:
+        model (nn.Module): The model the config builds.
+        state_dict (dict): The converted weights.
+        resizable (Sequence[str]): Key substrings whose shapes the model's
+            load hooks adapt (not reported as wrong-shape).
 
     Raises:
         RuntimeError: Listing every missing, unexpected and wrong-shape key
@@ -95,6 +106,11 @@ def load_state_dict_strict(module: nn.Module, state_dict: Dict[str,
 
     The module's own load hooks run first (e.g. CrossViT resizes position
     embeddings of another grid), so only what they cannot adapt fails.
+
+    Args:
+        module (nn.Module): The model (or backbone) to load into.
+        state_dict (dict): The weights, keys relative to ``module``.
+        source (str): Where they come from (a file name), for the message.
 
     Raises:
         ValueError: Naming ``source`` and listing the missing, unexpected and

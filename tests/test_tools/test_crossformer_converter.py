@@ -46,6 +46,13 @@ def official_state(seed=0, backbone_only=False):
     return state
 
 
+def test_script_runs_the_package_converter():
+    from mmcrossformer.models.utils import ckpt_convert
+    assert converter.convert is ckpt_convert.crossformer_converter
+    assert converter.rename_key is ckpt_convert.crossformer_rename_key
+    assert converter.detect_arch is ckpt_convert.detect_crossformer_arch
+
+
 def test_fixture_describes_official_pp_s():
     shapes = official_shapes()
     assert 'layers.0.downsample.reductions.1.weight' in shapes

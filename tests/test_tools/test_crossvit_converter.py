@@ -64,6 +64,12 @@ def test_logits_match_timm(arch):
     assert diff <= 1e-4
 
 
+def test_script_runs_the_package_converter():
+    from mmcrossformer.models.utils import ckpt_convert
+    assert converter.convert is ckpt_convert.crossvit_converter
+    assert converter.detect_arch is ckpt_convert.detect_crossvit_arch
+
+
 def test_ibm_names_convert_alike():
     state = timm_model('9').state_dict()
     ours = converter.convert(state)
