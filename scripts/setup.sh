@@ -30,11 +30,25 @@ if [ -f "$STAMP" ] && [ "$(cat "$STAMP")" = "$(fingerprint)" ] \
 fi
 
 t0=$(date +%s)
+# step "what": print the step's name; the previous step's time is printed
+# when the next one starts (step "" closes the last one)
+STEP_NAME=""
+STEP_T=$t0
+step() {
+    local now
+    now=$(date +%s)
+    [ -z "$STEP_NAME" ] || echo "[setup]   ... $STEP_NAME: $(( now - STEP_T )) s"
+    STEP_NAME=$1
+    STEP_T=$now
+    [ -z "$1" ] || echo "[setup] $1"
+}
+
+step "virtual environment $VENV"
 [ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
 PY=$VENV/bin/python
 PIP="$PY -m pip --disable-pip-version-check"
 
-echo "[setup] build tools + torch (pinned in $CONSTRAINTS)"
+step "build tools + torch (pinned in $CONSTRAINTS)"
 $PIP install -q -c "$CONSTRAINTS" "setuptools<81" wheel ninja
 $PIP install -q -c "$CONSTRAINTS" torch torchvision
 
@@ -42,6 +56,7 @@ TORCH_VERSION=$($PY -c "import torch; print(torch.__version__)")
 PYTAG=$($PY -c "import sys; print(f'cp{sys.version_info[0]}{sys.version_info[1]}')")
 MMCV_DIR=$CACHE/mmcv-2.1.0-torch-${TORCH_VERSION//+/_}-$PYTAG-$(uname -m)
 
+step "mmcv 2.1.0 with its ops"
 if $PY -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '2.1.0')" 2>/dev/null; then
     echo "[setup] mmcv 2.1.0 with ops already installed"
 else
@@ -57,7 +72,7 @@ else
     $PIP install -q --no-deps --force-reinstall "$MMCV_DIR"/mmcv-2.1.0-*.whl
 fi
 
-echo "[setup] OpenMMLab stack, test tools and mmcrossformer (editable)"
+step "OpenMMLab stack, test tools and mmcrossformer (editable)"
 $PIP install -q -c "$CONSTRAINTS" -r requirements/runtime.txt -r requirements/tests.txt
 $PIP install -q -c "$CONSTRAINTS" --no-build-isolation -e .
 # mim 0.3.9 looks for <site-packages>/mmcrossformer/.mim/{configs,tools};
@@ -66,6 +81,8 @@ $PIP install -q -c "$CONSTRAINTS" --no-build-isolation -e .
 SITE=$($PY -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 [ -e "$SITE/mmcrossformer" ] || ln -s "$ROOT/mmcrossformer" "$SITE/mmcrossformer"
 
+step "import check"
 $PY -c "import mmcv.ops, mmdet, mmseg, mmpretrain, mmcrossformer; print('[setup] import check ok: torch', __import__('torch').__version__, 'mmcv', mmcv.__version__)"
+step ""
 fingerprint > "$STAMP"
 echo "[setup] done in $(( $(date +%s) - t0 )) s; activate with: source $VENV/bin/activate"

@@ -138,9 +138,18 @@ def _model_index():
 
 
 def test_metafiles_in_mmpretrain_form():
-    """Configs exist; Parameters / FLOPs are ints, metrics are numbers;
-    `Converted From` names the official repositories."""
+    """Configs and family READMEs exist; Parameters / FLOPs are ints,
+    metrics are numbers; `Converted From` names the official
+    repositories."""
+    import yaml
     index, raw = _model_index()
+    for meta in yaml.safe_load(open(osp.join(REPO,
+                                              'model-index.yml')))['Import']:
+        for coll in yaml.safe_load(open(osp.join(REPO,
+                                                 meta)))['Collections']:
+            # the family README sits next to its metafile
+            assert coll['README'] == osp.join(osp.dirname(meta), 'README.md')
+            assert osp.isfile(osp.join(REPO, coll['README']))
     assert {m.name for m in index.models} == set(raw)
     assert len(raw) >= 40
     official = {'CrossFormer': 'https://github.com/cheerss/CrossFormer',
