@@ -24,7 +24,36 @@ def check_heads(embed_dims: int, num_heads: int) -> None:
                          f'embed_dims={embed_dims}')
 
 
-class MultiheadSelfAttention(BaseModule):
+class HeadsAttentionBase(BaseModule):
+    """What multi-head self- and cross-attention share: the head count, the
+    attention dropout and :meth:`attend` (SDPA, merge heads, output
+    projection ``self.proj`` and dropout ``self.proj_drop``, which the
+    subclass creates after its q/k/v projections).
+
+    Raises:
+        ValueError: If ``num_heads`` does not divide ``embed_dims``.
+    """
+
+    def __init__(self, embed_dims: int, num_heads: int, attn_drop: float,
+                 init_cfg: Optional[dict]):
+        super().__init__(init_cfg=init_cfg)
+        check_heads(embed_dims, num_heads)
+        self.num_heads = num_heads
+        self.attn_drop = attn_drop
+
+    def attend(self, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+               key_mask: Optional[torch.Tensor]) -> torch.Tensor:
+        """q (B, h, Nq, d), k / v (B, h, N, d), key_mask (B, 1, 1, N) bool
+        or None -> projected output (B, Nq, h * d)."""
+        out = F.scaled_dot_product_attention(
+            q, k, v, attn_mask=key_mask,
+            dropout_p=self.attn_drop if self.training else 0.)
+        b, heads, nq, d = out.shape
+        out = out.transpose(1, 2).reshape(b, nq, heads * d)
+        return self.proj_drop(self.proj(out))
+
+
+class MultiheadSelfAttention(HeadsAttentionBase):
     """Multi-head self-attention over all tokens.
 
     Per head, ``softmax(q k^T / sqrt(C / h)) v`` with q, k, v from one fused
@@ -54,10 +83,7 @@ class MultiheadSelfAttention(BaseModule):
                  attn_drop: float = 0.,
                  proj_drop: float = 0.,
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        check_heads(embed_dims, num_heads)
-        self.num_heads = num_heads
-        self.attn_drop = attn_drop
+        super().__init__(embed_dims, num_heads, attn_drop, init_cfg)
         self.qkv = nn.Linear(embed_dims, 3 * embed_dims, bias=qkv_bias)
         self.proj = nn.Linear(embed_dims, embed_dims)
         self.proj_drop = nn.Dropout(proj_drop)
@@ -79,11 +105,7 @@ class MultiheadSelfAttention(BaseModule):
         b, n, c = x.shape
         qkv = self.qkv(x).view(b, n, 3, self.num_heads, c // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=key_mask,
-            dropout_p=self.attn_drop if self.training else 0.)
-        out = out.transpose(1, 2).reshape(b, n, c)
-        return self.proj_drop(self.proj(out))
+        return self.attend(q, k, v, key_mask)
 
 
 class TransformerLayer(BaseModule):

@@ -9,15 +9,14 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn import build_activation_layer, build_norm_layer
 from mmcv.cnn.bricks.drop import DropPath
 from mmengine.model import BaseModule
 
-from .attention import check_heads
+from .attention import HeadsAttentionBase
 
 
-class CrossAttention(BaseModule):
+class CrossAttention(HeadsAttentionBase):
     """Multi-head cross-attention (MCA) with the first token as the only
     query.
 
@@ -47,10 +46,7 @@ class CrossAttention(BaseModule):
                  attn_drop: float = 0.,
                  proj_drop: float = 0.,
                  init_cfg: Optional[dict] = None):
-        super().__init__(init_cfg=init_cfg)
-        check_heads(embed_dims, num_heads)
-        self.num_heads = num_heads
-        self.attn_drop = attn_drop
+        super().__init__(embed_dims, num_heads, attn_drop, init_cfg)
         self.q = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
         self.k = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
         self.v = nn.Linear(embed_dims, embed_dims, bias=qkv_bias)
@@ -76,11 +72,7 @@ class CrossAttention(BaseModule):
         q = self.q(x[:, :1]).view(b, 1, heads, d).transpose(1, 2)
         k = self.k(x).view(b, n, heads, d).transpose(1, 2)
         v = self.v(x).view(b, n, heads, d).transpose(1, 2)
-        out = F.scaled_dot_product_attention(
-            q, k, v, attn_mask=key_mask,
-            dropout_p=self.attn_drop if self.training else 0.)
-        out = out.transpose(1, 2).reshape(b, 1, c)
-        return self.proj_drop(self.proj(out))
+        return self.attend(q, k, v, key_mask)
 
 
 class CrossAttentionFusion(BaseModule):
