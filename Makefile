@@ -9,11 +9,16 @@ DEMO_DIR := work_dirs/demo
 setup:
 	bash scripts/setup.sh
 
+# each step prints its wall time; training and testing show a progress bar
 demo: setup
 	rm -rf $(DEMO_DIR)
-	$(PY) tools/make_demo_data.py --out data/demo_coco
-	$(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR)
-	$(PY) tools/test.py $(DEMO_CFG) $$(cat $(DEMO_DIR)/last_checkpoint) --work-dir $(DEMO_DIR)/test
+	@t=$$(date +%s); $(PY) tools/make_demo_data.py --out data/demo_coco \
+	  && echo "[demo] data: $$(( $$(date +%s) - t )) s"
+	@t=$$(date +%s); $(PY) tools/train.py $(DEMO_CFG) --work-dir $(DEMO_DIR) \
+	  && echo "[demo] training: $$(( $$(date +%s) - t )) s"
+	@t=$$(date +%s); $(PY) tools/test.py $(DEMO_CFG) \
+	  $$(cat $(DEMO_DIR)/last_checkpoint) --work-dir $(DEMO_DIR)/test \
+	  && echo "[demo] test: $$(( $$(date +%s) - t )) s"
 
 test: setup
 	$(PY) -m ruff check .

@@ -1,7 +1,8 @@
 """Exact --resume with RandomStateHook (mmcrossformer/engine/hooks.py).
 
-The demo detection config keeps what makes a run random: drop path 0.2 in
-the backbone (main process), RandomFlip(0.5) in a persistent data-loader
+The demo detection config, with the full configs' drop path 0.2 set back
+(the demo itself trains without), keeps what makes a run random: drop path
+in the backbone (main process), RandomFlip(0.5) in a persistent data-loader
 worker (num_workers=1, as shipped), validation after every epoch (as the
 real recipe; the validation loader's start draws from torch's generator).
 2 epochs in one go must equal 1 epoch + --resume + 1 epoch bit for bit; a
@@ -21,6 +22,9 @@ from mmengine.config import Config
 from conftest import CONFIGS, run_tool
 
 DEMO = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco_demo.py')
+FULL_DROP_PATH = Config.fromfile(
+    osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco.py')
+).model.backbone.drop_path_rate
 HOOK = 'mmcrossformer.RandomStateHook'
 
 
@@ -92,6 +96,9 @@ def _options(root):
         'randomness.deterministic=True',
         'default_hooks.checkpoint.interval=1',
         'default_hooks.checkpoint.max_keep_ckpts=3',
+        # the demo trains without drop path; the full configs' rate, so
+        # that the drop-path random stream is exercised
+        f'model.backbone.drop_path_rate={FULL_DROP_PATH}',
     ]
 
 
@@ -108,7 +115,7 @@ def _max_diff(a, b):
 def test_resume_repeats_the_uninterrupted_run(demo_coco, tmp_path):
     cfg = Config.fromfile(DEMO)
     # what the test relies on, as shipped
-    assert cfg.model.backbone.drop_path_rate > 0
+    assert FULL_DROP_PATH > 0
     assert cfg.train_dataloader.dataset.pipeline[3] == dict(
         type='RandomFlip', prob=0.5)
     assert cfg.train_dataloader.num_workers == 1
