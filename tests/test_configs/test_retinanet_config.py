@@ -85,6 +85,12 @@ def test_real_config_reads_coco_layout(demo_coco):
 def test_demo_config_inherits_real_one(name):
     cfg = Config.fromfile(osp.join(CONFIGS, name))
     real = Config.fromfile(CONFIG)
+    # the real model; only drop path is off (it slows fitting from scratch
+    # in the demo's short schedule)
+    assert cfg.model.backbone.pop('drop_path_rate') == 0.
+    assert real.model.backbone.pop('drop_path_rate') > 0
     assert cfg.model == real.model
+    assert dict(type='mmcrossformer.ProgressBarHook') in cfg.custom_hooks
+    assert dict(type='mmcrossformer.RandomStateHook') in cfg.custom_hooks
     assert cfg.train_dataloader.dataset.data_root == 'data/demo_coco/'
     assert cfg.val_evaluator.ann_file.startswith('data/demo_coco/')
