@@ -109,8 +109,14 @@ def main():
     # strict: weights that do not fit the config stop here with the keys
     model = init_model(cfg, args.weights, device=args.device)
     if scope != 'mmpretrain':
+        # the checkpoint's names win; only the keys the visualizers take
+        # (a trained mmseg checkpoint also records label_map, ...)
         meta = _test_metainfo(cfg)
-        meta.update(getattr(model, 'dataset_meta', None) or {})
+        meta.update({
+            k: v
+            for k, v in (getattr(model, 'dataset_meta', None) or {}).items()
+            if k in ('classes', 'palette')
+        })
         model.dataset_meta = meta
     os.makedirs(args.out_dir, exist_ok=True)
     name = osp.splitext(osp.basename(args.img))[0]

@@ -62,6 +62,7 @@ def test_sizes_attached_and_batch_as_parent(name, parent, divisor):
 @pytest.mark.parametrize(
     'name', ['ValidSizeDetDataPreprocessor', 'ValidSizeSegDataPreprocessor'])
 def test_batch_augments_refused(name):
-    aug = [dict(type='BatchFixedSizePad', size=(64, 64))]
+    # mmdet's, named with its scope: found whatever the default scope is
+    aug = [dict(type='mmdet.BatchFixedSizePad', size=(64, 64))]
     with pytest.raises(ValueError, match=f'{name} does not support'):
         MODELS.build(dict(type=name, batch_augments=aug))
