@@ -2,6 +2,7 @@
 normalisation, plus each image's (h, w) attached to the batch tensor."""
 import pytest
 import torch
+from mmengine.registry import DefaultScope
 
 from mmcrossformer.models.data_preprocessors import get_valid_sizes
 from mmcrossformer.registry import MODELS
@@ -47,7 +48,8 @@ def test_sizes_attached_and_batch_as_parent(name, parent, divisor):
         std=[58.395, 57.12, 57.375],
         bgr_to_rgb=True)
     kwargs[divisor] = 32
-    ours = MODELS.build(dict(type=name, **kwargs))
+    with DefaultScope.overwrite_default_scope('mmcrossformer'):
+        ours = MODELS.build(dict(type=name, **kwargs))
     theirs = parent_cls(**kwargs)
     assert isinstance(ours, parent_cls)
 
@@ -65,4 +67,6 @@ def test_batch_augments_refused(name):
     # mmdet's, named with its scope: found whatever the default scope is
     aug = [dict(type='mmdet.BatchFixedSizePad', size=(64, 64))]
     with pytest.raises(ValueError, match=f'{name} does not support'):
-        MODELS.build(dict(type=name, batch_augments=aug))
+        # whatever default scope earlier tests left behind
+        with DefaultScope.overwrite_default_scope('mmcrossformer'):
+            MODELS.build(dict(type=name, batch_augments=aug))
