@@ -92,6 +92,10 @@ class DynamicPositionBias(BaseModule):
         residual (bool): Residual connections around ``pos1``/``pos2``
             (unused by the released models). Defaults to False.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
+
+    Raises:
+        ValueError: If ``hidden_dims`` or ``num_heads`` is below 1 (a
+            zero-width MLP would give every pair the same bias).
     """
 
     def __init__(self,
@@ -100,6 +104,11 @@ class DynamicPositionBias(BaseModule):
                  residual: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        if hidden_dims < 1 or num_heads < 1:
+            raise ValueError(
+                f'DPB needs hidden_dims >= 1 and num_heads >= 1, got '
+                f'hidden_dims={hidden_dims}, num_heads={num_heads} (L/SDA '
+                f'uses embed_dims // 16: embed_dims must be at least 16)')
         self.residual = residual
         self.num_heads = num_heads
         self.pos_proj = nn.Linear(2, hidden_dims)

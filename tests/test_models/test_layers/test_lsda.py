@@ -101,8 +101,8 @@ def test_no_graph_breaks_under_torch_compile():
 
 def test_lda_groups_by_interval():
     """A query sees exactly the tokens of its LDA group."""
-    attn = LSDAttention(8, 1, group_size=2, interval=3, mode='lda').eval()
-    x = torch.randn(1, 6, 6, 8, requires_grad=True)
+    attn = LSDAttention(16, 1, group_size=2, interval=3, mode='lda').eval()
+    x = torch.randn(1, 6, 6, 16, requires_grad=True)
     attn(x)[0, 0, 0].sum().backward()
     seen = x.grad[0].abs().sum(-1) > 0
     expected = torch.zeros(6, 6, dtype=torch.bool)
