@@ -74,9 +74,9 @@ def official_name_map():
     spec.loader.exec_module(converter)
     doc = json.load(gzip.open(
         osp.join(REPO, 'tests', 'data',
-                 'crossformer_official_keys_pp_s.json.gz'), 'rt'))
+                 'crossformer_official_keys.json.gz'), 'rt'))
     mapping = {}
-    for key, _ in doc['keys']:
+    for key, _ in doc['archs']['pp-s']:
         ours = converter.rename_key('backbone.' + key, 'seg')
         if ours is not None:
             mapping[ours] = 'backbone.' + key

@@ -2,8 +2,8 @@
 
 The official model code cannot live in this repo, so the official names and
 shapes are a recorded fixture: the state dict of cheerss/CrossFormer's
-CrossFormer++-S classifier (``tests/data/crossformer_official_keys_pp_s
-.json.gz``). Detection / segmentation files are that backbone under
+CrossFormer++-S classifier (``tests/data/crossformer_official_keys.json.gz``,
+recorded by ``record_official_fixture.py --keys``). Detection / segmentation files are that backbone under
 ``backbone.`` plus the neck and head keys of mmdet 2.x / mmseg 0.x, which
 kept their names in mmdet 3.x / mmseg 1.x.
 """
@@ -23,16 +23,14 @@ sys.path.insert(0, osp.join(TOOLS, 'model_converters'))
 import crossformer_to_mmcf as converter  # noqa: E402
 
 SCRIPT = 'model_converters/crossformer_to_mmcf.py'
-FIXTURE = osp.join(REPO, 'tests', 'data',
-                   'crossformer_official_keys_pp_s.json.gz')
+FIXTURE = osp.join(REPO, 'tests', 'data', 'crossformer_official_keys.json.gz')
 PP_S_CLS = osp.join(CONFIGS, 'crossformerpp_s_in1k.py')
 
 
 def official_shapes():
     with gzip.open(FIXTURE, 'rt') as f:
         doc = json.load(f)
-    assert doc['arch'] == 'pp-s'
-    return OrderedDict((k, tuple(s)) for k, s in doc['keys'])
+    return OrderedDict((k, tuple(s)) for k, s in doc['archs']['pp-s'])
 
 
 def official_state(seed=0, backbone_only=False):

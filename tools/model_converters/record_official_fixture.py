@@ -54,7 +54,12 @@ Usage::
         --official-root /tmp/CrossFormer --crossvit-root /tmp/CrossViT \\
         --out tests/data/ [--only crossvit ...]
 
-Without ``--crossvit-root`` the CrossViT fixture is skipped.
+Without ``--crossvit-root`` the CrossViT fixture is skipped. With
+``--keys`` the script records instead the state-dict keys and shapes of
+every official CrossFormer classifier and of two detection backbones
+(``tests/data/crossformer_official_keys.json.gz``, see
+:func:`record_keys`), from which the tests build files in the official
+layouts.
 """
 import argparse
 import contextlib
@@ -433,6 +438,78 @@ def record(name: str, root: str, out_dir: str) -> Tuple[str, int, dict]:
     return path, size, summary
 
 
+#: official classification configs whose state-dict keys are recorded
+#: (``--keys``), by our short arch name
+KEY_CONFIGS = {
+    't': 'configs/crossformer/tiny_patch4_group7_224.yaml',
+    's': 'configs/crossformer/small_patch4_group7_224.yaml',
+    'b': 'configs/crossformer/base_patch4_group7_224.yaml',
+    'l': 'configs/crossformer/large_patch4_group7_224.yaml',
+    'pp-s': 'configs/crossformer_pp/small_patch4_group_const_224.yaml',
+    'pp-b': 'configs/crossformer_pp/base_patch4_group_const_224.yaml',
+    'pp-l': 'configs/crossformer_pp/large_patch4_group_const_224.yaml',
+    'pp-h': 'configs/crossformer_pp/huge_patch4_group_const_224.yaml',
+}
+KEYS_FILE = 'crossformer_official_keys.json.gz'
+
+
+def record_keys(root: str, out_dir: str) -> str:
+    """Record the state-dict keys and shapes of the official ImageNet
+    classifiers (``models/crossformer.py``, the ``MODEL.CROS`` settings of
+    each yaml of :data:`KEY_CONFIGS` over ``config.py``'s defaults: the
+    ``use_acl`` default is True, the v1 yamls switch it off) and of the
+    official detection backbone (``models/crossformer_backbone_det.py``)
+    for S and ++S, into ``<out_dir>/crossformer_official_keys.json.gz``.
+
+    Returns:
+        str: The path written.
+    """
+    import gzip
+    import json
+
+    import yaml
+    cls_module = load_official_module(SPECS['crossformer_cls'], root)
+    det_module = load_official_module(SPECS['crossformerpp_det'], root)
+    archs = {}
+    for name, yaml_file in KEY_CONFIGS.items():
+        with open(osp.join(root, yaml_file)) as f:
+            cros = yaml.safe_load(f)['MODEL']['CROS']
+        kwargs = dict(
+            embed_dim=cros['EMBED_DIM'],
+            depths=cros['DEPTHS'],
+            num_heads=cros['NUM_HEADS'],
+            group_size=cros.get('GROUP_SIZE', [7, 7, 7, 7]),
+            crs_interval=cros.get('INTERVAL', [8, 4, 2, 1]),
+            patch_size=cros.get('PATCH_SIZE', [4, 8, 16, 32]),
+            merge_size=cros.get('MERGE_SIZE', [[2, 4], [2, 4], [2, 4]]),
+            use_acl=cros.get('USE_ACL', True))
+        model = cls_module.CrossFormer(
+            img_size=224,
+            num_classes=1000,
+            mlp_ratio=cros.get('MLP_RATIO', [4.] * 4),
+            **kwargs)
+        archs[name] = [[k, list(v.shape)]
+                       for k, v in model.state_dict().items()]
+        if name in ('s', 'pp-s'):
+            kwargs.update(group_size=[7, 7, 7, 7], crs_interval=[8, 4, 2, 1])
+            det = det_module.CrossFormer(
+                img_size=[800, 1216], mlp_ratio=4., init_cfg=None, **kwargs)
+            archs['det-' + name] = [[k, list(v.shape)]
+                                    for k, v in det.state_dict().items()]
+        print(f'{name}: {len(archs[name])} keys')
+    doc = dict(
+        source=f'{CROSSFORMER_REPO} models/crossformer.py CrossFormer '
+        f'(configs/crossformer*/*.yaml) and '
+        f'models/crossformer_backbone_det.py CrossFormer (det-*)',
+        commit=git_commit(root),
+        archs=archs)
+    os.makedirs(out_dir, exist_ok=True)
+    path = osp.join(out_dir, KEYS_FILE)
+    with gzip.open(path, 'wt') as f:
+        json.dump(doc, f)
+    return path
+
+
 def parse_args(argv=None):
     """Command-line arguments (see the module docstring)."""
     parser = argparse.ArgumentParser(
@@ -449,12 +526,20 @@ def parse_args(argv=None):
     parser.add_argument('--out', default='tests/data', help='output folder')
     parser.add_argument(
         '--only', nargs='+', choices=sorted(SPECS), help='fixtures to record')
+    parser.add_argument(
+        '--keys',
+        action='store_true',
+        help='record only the key lists of the official CrossFormer '
+        'classifiers and detection backbones (record_keys)')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> Optional[int]:
     """Record the selected fixtures and print their sizes and outputs."""
     args = parse_args(argv)
+    if args.keys:
+        print(record_keys(args.official_root, args.out))
+        return 0
     roots = dict(
         official_root=args.official_root, crossvit_root=args.crossvit_root)
     for name in args.only or list(SPECS):
