@@ -6,10 +6,7 @@ import torch
 import torch.nn as nn
 
 from mmcrossformer.models import CrossFormer
-from mmcrossformer.models.backbones.crossformer import (
-    CrossFormerBlock,
-    progressive_group_sizes,
-)
+from mmcrossformer.models.backbones.crossformer import CrossFormerBlock
 
 ARCHS = ['t', 's', 'b', 'l', 'pp-s', 'pp-b', 'pp-l', 'pp-h']
 TINY = dict(
@@ -188,26 +185,6 @@ def test_no_graph_breaks_under_torch_compile():
     explained = dynamo.explain(model.eval())(x)
     assert explained.graph_break_count == 0, explained.break_reasons
     assert explained.graph_count == 1
-
-
-def test_progressive_group_sizes():
-    assert progressive_group_sizes('7_14', [7, 7, 14, 7], [1, 1, 6, 1]) == \
-        [[7], [7], [7, 7, 7, 7, 14, 14], [7]]
-    linear = progressive_group_sizes('linear', [7] * 4, [2, 2, 6, 2])
-    flat = [g for stage in linear for g in stage]
-    assert flat[0] == 4 and min(flat) >= 4
-    # group grows with depth within each stage
-    for stage in linear:
-        assert stage == sorted(stage)
-    assert linear[3][-1] == 7  # the last stage ends with its whole 7x7 map
-    with pytest.raises(ValueError, match='linear_div'):
-        progressive_group_sizes('nope', [7] * 4, [2, 2, 6, 2])
-    model = CrossFormer(arch=TINY, group_schedule='alter')
-    assert [len(g) for g in model.group_sizes] == TINY['depths']
-    per_block = [[4], [4, 8], [2, 4, 6], [7, 7]]
-    model = CrossFormer(arch=TINY, group_size=per_block)
-    assert [[b.attn.group_size for b in s.blocks]
-            for s in model.stages] == per_block
 
 
 def test_forward_does_not_change_state():
