@@ -37,6 +37,9 @@ OFFICIAL_PARAMS = {
     'mask_rcnn_crossformer_s_coco_3x.py': 50.16,
     'mask_rcnn_crossformer_b_coco_3x.py': 71.47,
     'mask_rcnn_crossformerpp_s_coco_3x.py': 42.96,
+    # cheerss/CrossFormer detection/README.md: 88.0M (no official config;
+    # Swin's 4conv1fc cascade heads, mmdet's stock modules)
+    'cascade_mask_rcnn_crossformer_s_coco_3x.py': 88.00,
     'fpn_crossformer_s_ade20k.py': 34.26,
     'fpn_crossformer_b_ade20k.py': 55.57,
     'fpn_crossformer_l_ade20k.py': 95.44,
@@ -171,6 +174,8 @@ def test_zoo_is_complete():
                                      'crossformerpp_s', 'crossformerpp_b'],
             'mask_rcnn_{}_coco_3x.py': ['crossformer_s', 'crossformer_b',
                                         'crossformerpp_s'],
+            'cascade_mask_rcnn_{}_coco_3x.py': ['crossformer_s'],
+            '{}_384_in1k.py': ['crossvit_15_dagger', 'crossvit_18_dagger'],
             'fpn_{}_ade20k.py': ['crossformer_s', 'crossformer_b',
                                  'crossformer_l', 'crossformerpp_s',
                                  'crossformerpp_b'],

@@ -17,12 +17,13 @@ ARCHS = ['tiny', 'small', 'base', '9', '15', '18', '9-dagger', '15-dagger',
 SCRIPT = 'model_converters/crossvit_to_mmcf.py'
 
 
-def timm_model(arch, seed=0):
-    """timm's crossvit_<arch>_240 with random weights, norms and biases
-    included (timm initialises those to constants), in eval mode."""
+def timm_model(arch, seed=0, size=240):
+    """timm's crossvit_<arch>_<size> (240, or 408 for the 384 models) with
+    random weights, norms and biases included (timm initialises those to
+    constants), in eval mode."""
     timm = pytest.importorskip('timm')
     torch.manual_seed(seed)
-    model = timm.create_model(f'crossvit_{arch.replace("-", "_")}_240')
+    model = timm.create_model(f'crossvit_{arch.replace("-", "_")}_{size}')
     with torch.no_grad():
         for name, param in model.named_parameters():
             if param.dim() == 1:
@@ -61,6 +62,35 @@ def test_logits_match_timm(arch):
     assert ref.std() > 0.1  # not a degenerate comparison
     diff = (logits - ref).abs().max().item()
     print(f'{arch}: params {count}, max |logit diff| {diff:.2e}')
+    assert diff <= 1e-4
+
+
+@pytest.mark.parametrize('arch', ['15-dagger', '18-dagger'])
+def test_384_logits_match_timm(arch):
+    """The 384 configs (408 input, branches at 408 / 384) against timm's
+    crossvit_<arch>_408: the converted state dict loads strictly with every
+    shape as it is (no position-embedding resize) and the logits agree."""
+    from mmcrossformer.apis import build_model
+    from mmcrossformer.models.utils.ckpt_convert import crossvit_converter
+    timm_cv = timm_model(arch, size=408)
+    assert timm_cv.pretrained_cfg['input_size'] == (3, 408, 408)
+    name = arch.replace('-', '_')
+    model = build_model(osp.join(CONFIGS, f'crossvit_{name}_384_in1k.py'))
+    converted = crossvit_converter(timm_cv.state_dict())
+    ours = model.state_dict()
+    assert {k: v.shape for k, v in converted.items()} == {
+        k: v.shape for k, v in ours.items()}
+    model.load_state_dict(converted, strict=True)
+    model.eval()
+    torch.manual_seed(1)
+    x = torch.randn(1, 3, 408, 408)
+    with torch.no_grad():
+        ref = timm_cv(x)
+        logits = model(x, mode='tensor')
+    assert logits.shape == ref.shape == (1, 1000)
+    assert ref.std() > 0.1  # not a degenerate comparison
+    diff = (logits - ref).abs().max().item()
+    print(f'{arch} @408: max |logit diff| {diff:.2e}')
     assert diff <= 1e-4
 
 

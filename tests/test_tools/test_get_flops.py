@@ -66,3 +66,36 @@ def test_script_prints_params_and_flops():
     assert 'Input shape: 3 x 112 x 112' in out
     assert 'Params: 27.78 M' in out
     assert 'FLOPs:' in out and 'attention matmuls' in out
+
+
+def test_cascade_masks_counted_on_100_rois():
+    """Cascade Mask R-CNN is counted as mmdet 2.x counted it for the
+    published numbers: each stage's box head on every proposal, each
+    stage's mask head on the first 100 RoIs (mmdet 3.x's tensor forward
+    would run the mask heads on every proposal)."""
+    import torch
+
+    from mmcrossformer.apis.inference import build_model
+    config = osp.join(CONFIGS, 'cascade_mask_rcnn_crossformer_s_coco_3x.py')
+    # few proposals and one conv per mask head keep the count cheap; more
+    # than 100 proposals show the cap
+    model = build_model(config, dict(model=dict(
+        roi_head=dict(mask_head=dict(num_convs=1)),
+        test_cfg=dict(rpn=dict(nms_pre=300, max_per_img=200)))))
+    assert tool.is_cascade_with_mask(model)
+    torch.manual_seed(0)
+    _, _, by_module, _ = tool.count_flops(
+        model, tool.tensor_forward(model, 'mmdet'),
+        torch.randn(1, 3, 320, 320))
+
+    def per_roi(module, *shape):
+        return tool.count_flops(module, module, torch.randn(1, *shape))[0]
+
+    heads = model.roi_head
+    box = per_roi(heads.bbox_head[0], 256, 7, 7)
+    mask = per_roi(heads.mask_head[0], 256, 14, 14)
+    rois = by_module['roi_head.bbox_head.0'] / box
+    assert rois == int(rois) and 100 < rois <= 200
+    for stage in range(3):
+        assert by_module[f'roi_head.bbox_head.{stage}'] == rois * box
+        assert by_module[f'roi_head.mask_head.{stage}'] == 100 * mask
