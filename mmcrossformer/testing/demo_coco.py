@@ -16,17 +16,23 @@ labelled with a real COCO category (ids and names as in COCO 2017, all 80
 categories listed; the names are mmdet's): octagons are 'stop sign' (13),
 discs 'sports ball' (37) and diamonds 'kite' (38). Generation is
 deterministic for a given seed.
+
+With ``classes`` (a set of your own, as the fine-tuning configs in
+``configs/finetune/`` expect), the same layout lists only those categories,
+ids 1..N in the given order, and class ``i`` is drawn as shape kind
+``KIND_ORDER[i]`` of :mod:`.demo_shapes` (octagon, disc, diamond, ...).
 """
 import json
 import os
 import os.path as osp
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .demo_shapes import (
     background,
     check_counts,
+    kinds_for,
     place_circles,
     polygon_area,
     shape_colour,
@@ -72,14 +78,15 @@ def coco_categories() -> List[dict]:
 
 def _make_split(out_dir: str, split: str, num_images: int,
                 size: Tuple[int, int], rng: np.random.Generator,
-                first_ann_id: int) -> Dict:
+                first_ann_id: int, shapes: Dict[str, int],
+                categories: List[dict]) -> Dict:
     from PIL import ImageDraw
     img_dir = osp.join(out_dir, f'{split}2017')
     os.makedirs(img_dir, exist_ok=True)
     width, height = size
     images, annotations = [], []
     ann_id = first_ann_id
-    kinds = list(SHAPES)
+    kinds = list(shapes)
     for index in range(num_images):
         image_id = index + 1
         canvas = background(rng, width, height)
@@ -98,7 +105,7 @@ def _make_split(out_dir: str, split: str, num_images: int,
                 dict(
                     id=ann_id,
                     image_id=image_id,
-                    category_id=SHAPES[kind],
+                    category_id=shapes[kind],
                     segmentation=[[
                         round(v, 2) for xy in zip(xs, ys) for v in xy
                     ]],
@@ -129,14 +136,16 @@ def _make_split(out_dir: str, split: str, num_images: int,
                        url='')],
         images=images,
         annotations=annotations,
-        categories=coco_categories())
+        categories=categories)
 
 
 def make_demo_coco(out_dir: str,
                    num_train: int = 96,
                    num_val: int = 24,
                    size: Tuple[int, int] = (320, 256),
-                   seed: int = 0) -> Dict[str, str]:
+                   seed: int = 0,
+                   classes: Optional[Sequence[str]] = None
+                   ) -> Dict[str, str]:
     """Write the demo set to ``out_dir`` (skipped if already complete).
 
     Args:
@@ -146,29 +155,47 @@ def make_demo_coco(out_dir: str,
         size (tuple[int, int]): Image (width, height) in pixels.
             Defaults to (320, 256).
         seed (int): Random seed. Defaults to 0.
+        classes (Sequence[str], optional): Own class names (1 to 6): the
+            categories are these, ids 1..N. Defaults to None (the 80 COCO
+            categories, three of them drawn).
 
     Returns:
         dict: Paths of the two annotation files, keys ``'train'``, ``'val'``.
 
     Raises:
-        ValueError: If a count is not positive or the size is below 64.
+        ValueError: If a count is not positive, the size is below 64, or
+            ``classes`` are not 1 to 6 unique names.
     """
     check_counts(size, 64, num_train=num_train, num_val=num_val)
+    if classes is None:
+        shapes, categories = SHAPES, None  # read from mmdet when written
+    else:
+        kinds = kinds_for(classes)
+        shapes = {kind: i for i, kind in enumerate(kinds.values(), 1)}
+        categories = [
+            dict(supercategory='object', id=i, name=name)
+            for i, name in enumerate(kinds, 1)
+        ]
     ann_dir = osp.join(out_dir, 'annotations')
     files = {
         split: osp.join(ann_dir, f'instances_{split}2017.json')
         for split in ('train', 'val')
     }
     stamp = osp.join(out_dir, '.complete')
-    spec = json.dumps(
-        dict(n=[num_train, num_val], size=list(size), seed=seed, version=2))
+    spec = dict(n=[num_train, num_val], size=list(size), seed=seed,
+                version=2)
+    if classes is not None:
+        spec['classes'] = list(classes)
+    spec = json.dumps(spec)
     if osp.isfile(stamp) and open(stamp).read() == spec:
         return files
     os.makedirs(ann_dir, exist_ok=True)
+    categories = categories or coco_categories()
     rng = np.random.default_rng(seed)
     ann_id = 1
     for split, count in (('train', num_train), ('val', num_val)):
-        coco = _make_split(out_dir, split, count, size, rng, ann_id)
+        coco = _make_split(out_dir, split, count, size, rng, ann_id, shapes,
+                           categories)
         ann_id += len(coco['annotations'])
         with open(files[split], 'w') as f:
             json.dump(coco, f)

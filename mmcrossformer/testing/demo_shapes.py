@@ -1,8 +1,10 @@
 """Shared pieces of the embedded demo sets: photo backgrounds and shapes.
 
 Backgrounds are crops of the photographs that scikit-image ships; objects
-are flat-coloured polygons with a white outline. Three shape kinds make three
-easily learnable classes: an octagon, a disc and a diamond.
+are flat-coloured polygons with a white outline. Each shape kind is an
+easily learnable class: the real-data demo sets use three (an octagon, a
+disc and a diamond); sets with their own class names (the fine-tuning
+examples) take the kinds of :data:`KIND_ORDER` in order, up to six.
 """
 import math
 from typing import List, Sequence, Tuple
@@ -16,7 +18,12 @@ SHAPE_KINDS = {
     'octagon': (8, (200, 20, 30), math.pi / 8),
     'disc': (32, (250, 150, 20), 0.0),
     'diamond': (4, (30, 80, 220), 0.0),
+    'triangle': (3, (40, 170, 60), -math.pi / 2),
+    'hexagon': (6, (150, 40, 170), 0.0),
+    'square': (4, (20, 190, 200), math.pi / 4),
 }
+# the kinds given to the classes of a set with its own class names, in order
+KIND_ORDER = ('octagon', 'disc', 'diamond', 'triangle', 'hexagon', 'square')
 
 _PHOTO_CACHE: List[np.ndarray] = []
 
@@ -105,3 +112,27 @@ def check_counts(size: Tuple[int, int], min_side: int, **counts: int):
     if min(size) < min_side:
         raise ValueError(f'size must be at least {min_side}x{min_side} '
                          f'pixels, got {tuple(size)}')
+
+
+def kinds_for(classes, reserved: int = 0) -> dict:
+    """{class name: shape kind} for a set with its own class names.
+
+    The first ``reserved`` names get no shape (e.g. a segmentation set's
+    background class, drawn by the photo); the others take the kinds of
+    :data:`KIND_ORDER` in order.
+
+    Raises:
+        ValueError: If the names are not unique strings, or more than
+            ``len(KIND_ORDER)`` classes need a shape.
+    """
+    classes = list(classes)
+    if not classes or len(set(classes)) != len(classes) or not all(
+            isinstance(c, str) and c for c in classes):
+        raise ValueError(f'classes must be unique non-empty names, got '
+                         f'{classes!r}')
+    shaped = classes[reserved:]
+    if len(shaped) > len(KIND_ORDER):
+        raise ValueError(f'at most {len(KIND_ORDER)} classes can be drawn '
+                         f'as shapes ({", ".join(KIND_ORDER)}), got '
+                         f'{len(shaped)}: {shaped!r}')
+    return dict(zip(shaped, KIND_ORDER))
