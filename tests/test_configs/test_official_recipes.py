@@ -9,6 +9,8 @@ gets from the optimizer the config builds (mmengine's
 checks run inside ``test_all_configs.py`` (:func:`check_built_model`), which
 builds every config once.
 """
+import functools
+import glob
 import gzip
 import importlib.util
 import json
@@ -52,10 +54,16 @@ def same(actual, expected) -> bool:
     return type(actual) is type(expected) and actual == expected
 
 
+@functools.lru_cache(maxsize=None)
+def resolved(name: str) -> Config:
+    """The resolved config, read once per session (many rows name it)."""
+    return Config.fromfile(osp.join(CONFIGS, name))
+
+
 @pytest.mark.parametrize('name,row', CASES)
 def test_fields(name, row):
     row = ROWS[row]
-    cfg = Config.fromfile(osp.join(CONFIGS, name))
+    cfg = resolved(name)
     wrong = {}
     for path, expected in row['fields'].items():
         actual = lookup(cfg, path)
@@ -176,3 +184,40 @@ def test_table_names_existing_configs():
     missing = [n for n in names if not osp.isfile(osp.join(CONFIGS, n))]
     assert not missing
     assert all(r['source'] for r in ROWS)
+
+
+def _rows_with(name: str, prefix: str) -> list:
+    return [r for r in ROWS if name in r['configs']
+            and any(p.startswith(prefix) for p in r['fields'])]
+
+
+# every config of the model zoo (the demo configs change data and schedule
+# of one of them; configs/reference and configs/finetune are not recipes)
+ZOO = sorted(
+    osp.basename(p) for p in glob.glob(osp.join(CONFIGS, '*.py'))
+    if not p.endswith('_demo.py'))
+
+
+@pytest.mark.parametrize('name', ZOO)
+def test_every_config_has_drop_path_and_training_pipeline(name):
+    """The table is complete: each config's drop path rate and training
+    pipeline are checked by some row (official or `official: none`)."""
+    assert _rows_with(name, 'model.backbone.drop_path_rate'), name
+    assert _rows_with(name, 'train_dataloader.dataset.pipeline.'), name
+    assert _rows_with(name, 'train_dataloader.batch_size'), name
+    if name.endswith('_in1k.py'):
+        for prefix in ('model.train_cfg.augments.', 'model.head.loss.',
+                       'train_dataloader.sampler.type'):
+            assert _rows_with(name, prefix), (name, prefix)
+
+
+def test_sources_name_their_origin():
+    """Official rows cite an official repository (or the CrossViT paper
+    where it overrides the code); `official: none` rows say so first."""
+    official = ('cheerss/CrossFormer ', 'IBM/CrossViT ', 'the CrossViT paper')
+    for row in ROWS:
+        if row.get('official') == 'none':
+            assert row['source'].startswith('no official'), row['source']
+        else:
+            assert 'official' not in row, row
+            assert row['source'].startswith(official), row['source']
