@@ -2,7 +2,8 @@
 # _base_). Unlike S and B, the official L config (cheerss/CrossFormer
 # segmentation/configs/crossformer/fpn_crossformer_l_ade20k_40k.py) uses
 # group sizes 14-14-7-7 and intervals 16-8-2-1.
-# Multi-scale test: tools/test.py CONFIG CKPT --tta
+# Multi-scale test (ratios 0.5-1.75, no flip): tools/test.py CONFIG CKPT
+# --tta (add --flip for flipped copies).
 _base_ = './_base_/fpn_crossformer_ade20k.py'
 # ImageNet-1K pre-trained CrossFormer-L (converted, keys prefixed 'backbone.');
 # None trains the backbone from scratch (logged).

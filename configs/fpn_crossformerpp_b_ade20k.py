@@ -1,5 +1,6 @@
 # Semantic FPN + CrossFormer++-B, ADE20K, 80k iterations (official recipe, see
-# _base_). Multi-scale + flip test: tools/test.py CONFIG CKPT --tta
+# _base_). Multi-scale test (ratios 0.5-1.75, no flip): tools/test.py
+# CONFIG CKPT --tta (add --flip for flipped copies).
 _base_ = './_base_/fpn_crossformer_ade20k.py'
 # ImageNet-1K pre-trained CrossFormer++-B (converted, keys prefixed
 # 'backbone.'); None trains the backbone from scratch (logged).

@@ -1,5 +1,7 @@
 # UPerNet + CrossFormer++-S, ADE20K, 160k iterations (official recipe, see
-# _base_). Multi-scale + flip test: tools/test.py CONFIG CKPT --tta
+# _base_). Single-scale test by default (the paper's mIoU); the official
+# config's own default, multi-scale without flip (the paper's MS mIoU):
+# tools/test.py CONFIG CKPT --tta (add --flip for flipped copies).
 _base_ = './_base_/upernet_crossformer_ade20k.py'
 # ImageNet-1K pre-trained CrossFormer++-S (converted, keys prefixed
 # 'backbone.'); None trains the backbone from scratch (logged).

@@ -7,7 +7,9 @@
 #   transform and its Resize would pad instead);
 # - multi-scale test (tools/test.py --tta): the same at ratios 0.5 ... 1.75
 #   of (2048, 512), flip off as the official default (tools/test.py --tta
-#   --flip adds horizontally flipped copies).
+#   --flip adds horizontally flipped copies). ade20k.py (Semantic FPN) has
+#   these ratios commented out; ade20k_swin.py (UPerNet) has them on, so
+#   the official UPerNet configs test this way by default.
 _base_ = ['mmseg::_base_/datasets/ade20k.py']
 
 test_pipeline = [

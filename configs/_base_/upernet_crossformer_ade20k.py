@@ -9,11 +9,16 @@
 # 160k iterations, auxiliary FCN head on stage 3 (loss weight 0.4), 16 images
 # per batch in total (8 GPUs x 2).
 # Test: keep-ratio resize to (2048, 512), then both sides to a multiple of
-# 32 (the official AlignResize, see ade20k_align_test.py).
+# 32 (the official AlignResize, see ade20k_align_test.py). The official
+# UPerNet configs test on segmentation/configs/_base_/datasets/
+# ade20k_swin.py, whose img_ratios 0.5-1.75 are switched on: their default
+# test is multi-scale (no flip), the paper's "MS IoU". Ours is single-scale
+# (the paper's "IoU", that file with img_ratios commented out, the default
+# segmentation/README.md describes); --tta below runs the official default.
 # Variant configs set model.backbone.arch / drop_path_rate,
 # model.decode_head.in_channels and model.auxiliary_head.in_channels.
-# Multi-scale test ("MS IoU"): python tools/test.py CONFIG CKPT --tta
-# (add --flip for flipped copies too)
+# Multi-scale test ("MS IoU", the official configs' default):
+# python tools/test.py CONFIG CKPT --tta (add --flip for flipped copies too)
 _base_ = [
     'mmseg::_base_/models/upernet_swin.py',
     './ade20k_align_test.py',
