@@ -35,8 +35,9 @@ def load_backbone(config: str,
     Args:
         config (str): Any mmcrossformer config with a CrossFormer backbone.
         checkpoint (str, optional): A local checkpoint of that config (keys
-            ``backbone.*``) or a bare backbone state dict (trusted by source
-            as in :mod:`mmcrossformer.utils.checkpoint`). Loaded strictly,
+            ``backbone.*``), a bare backbone state dict or an official file
+            as released (read as data, see
+            :mod:`mmcrossformer.utils.checkpoint`). Loaded strictly,
             except that keys the overridden model lacks (or has extra, e.g.
             ACL layers toggled by ``use_acl``) are skipped.
         **overrides: Backbone arguments to change, e.g. ``use_acl=False``.
@@ -57,12 +58,15 @@ def load_backbone(config: str,
         raise ValueError(f'{config} has no CrossFormer backbone')
     model.init_weights()
     if checkpoint:
-        from mmcrossformer.utils.checkpoint import load_local_checkpoint
-        ckpt = load_local_checkpoint(checkpoint, map_location='cpu')
-        state = ckpt.get('state_dict', ckpt.get('model', ckpt))
-        if any(k.startswith('backbone.') for k in state):
-            state = {k[9:]: v for k, v in state.items()
-                     if k.startswith('backbone.')}
+        from mmengine.runner.checkpoint import CheckpointLoader
+
+        from mmcrossformer.models.utils.ckpt_convert import unwrap_state_dict
+        from mmcrossformer.models.utils.ckpt_load import backbone_state
+        ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+        prefix = 'backbone.' if any(
+            k.startswith('backbone.')
+            for k in unwrap_state_dict(ckpt)[0]) else None
+        state = backbone_state(ckpt, model, checkpoint, prefix)
         if overrides:
             own = model.state_dict()
             state = {k: v for k, v in state.items()

@@ -37,8 +37,10 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('img', help='image file')
     parser.add_argument('config', help='config of any family')
-    parser.add_argument('--weights', help='checkpoint (random weights if '
-                        'omitted)')
+    parser.add_argument(
+        '--weights',
+        help='checkpoint: a path or http(s) URL, this project\'s or an '
+        'official file as released (random weights if omitted)')
     parser.add_argument('--out-dir', default='outputs')
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--score-thr', type=float, default=0.3)
@@ -97,7 +99,8 @@ def main():
     if scope not in ('mmdet', 'mmseg', 'mmpretrain'):
         raise ValueError(f'{args.config}: unsupported default_scope {scope!r}'
                          f' (mmdet, mmseg or mmpretrain)')
-    if args.weights and not osp.isfile(args.weights):
+    if args.weights and '://' not in args.weights and \
+            not osp.isfile(args.weights):
         raise FileNotFoundError(f'weights {args.weights} do not exist')
     if scope == 'mmdet':
         # the model's own test threshold must not hide boxes above

@@ -21,7 +21,10 @@ def parse_args(argv=None):
     parser = tool_parser('Test (and evaluate) a model',
                          'test config file path',
                          'dir to save the evaluation logs')
-    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        'checkpoint',
+        help='checkpoint: a path or http(s) URL, this project\'s or an '
+        'official file as released (converted on load)')
     parser.add_argument(
         '--out', help='dump the raw predictions to this pickle file')
     parser.add_argument(
@@ -144,7 +147,7 @@ def det_tta_boxes_only(cfg) -> None:
 
 def main(argv=None):
     args = parse_args(argv)
-    if not osp.isfile(args.checkpoint):
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
     cfg = load_tool_config(args, ('test_dataloader', ))
     cfg.load_from = args.checkpoint

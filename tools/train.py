@@ -13,7 +13,7 @@ The options shared with tools/test.py (``--work-dir``, ``--cfg-options``,
 """
 import os.path as osp
 
-from mmcrossformer.utils import setup_amp, trust_work_dir
+from mmcrossformer.utils import setup_amp, trust_file
 from mmcrossformer.utils.cli import (
     build_runner,
     load_tool_config,
@@ -56,15 +56,20 @@ def main(argv=None):
                                'base_batch_size in the config')
         cfg.auto_scale_lr.enable = True
 
+    # the checkpoint the user resumes is the one file unpickled in full
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
+        from mmengine.runner import find_latest_checkpoint
+        latest = find_latest_checkpoint(cfg.work_dir)
+        if latest:
+            trust_file(latest)
     elif args.resume is not None:
         if not osp.isfile(args.resume):
             raise FileNotFoundError(f'--resume {args.resume}: no such file')
         cfg.resume = True
         cfg.load_from = args.resume
-        trust_work_dir(osp.dirname(args.resume))
+        trust_file(args.resume)
 
     build_runner(cfg).train()
 

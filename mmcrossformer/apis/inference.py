@@ -109,16 +109,6 @@ def build_model(config: ConfigLike,
     return _build(_config(config, cfg_options)).to(device)
 
 
-def _read_checkpoint(filename: str) -> dict:
-    """A checkpoint file (trusted by source, see
-    :mod:`mmcrossformer.utils.checkpoint`) or URL (mmengine's loaders)."""
-    if '://' in filename:
-        from mmengine.runner.checkpoint import CheckpointLoader
-        return CheckpointLoader.load_checkpoint(filename, map_location='cpu')
-    from mmcrossformer.utils.checkpoint import load_local_checkpoint
-    return load_local_checkpoint(filename, map_location='cpu')
-
-
 def init_model(config: ConfigLike,
                checkpoint: Optional[str] = None,
                device: str = 'cpu',
@@ -126,16 +116,18 @@ def init_model(config: ConfigLike,
     """A config's model in eval mode, with the weights of ``checkpoint``.
 
     Built as :func:`build_model` builds it, then the checkpoint's weights
-    are loaded strictly. A local file
-    from a training work_dir is unpickled in full, any other with
-    ``torch.load(weights_only=True)`` (see
-    :mod:`mmcrossformer.utils.checkpoint`); a URL is read by mmengine.
+    are loaded strictly. Files are read as data, never unpickled in full
+    (:mod:`mmcrossformer.utils.checkpoint`); official files as released
+    (cheerss/CrossFormer, IBM/CrossViT, timm) are recognised from their keys
+    and converted in memory
+    (:func:`~mmcrossformer.models.utils.ckpt_load.model_state`).
 
     Args:
         config (str | Path | Config): Config file or object. A Config
             object is copied, not changed.
         checkpoint (str, optional): A training checkpoint (its
-            ``state_dict``) or a plain state dict, as a path or a URL.
+            ``state_dict``), a plain state dict or an official file, as a
+            path or an ``http(s)://`` URL.
             Every parameter and buffer of the model must be in it, with the
             right shape; a leading ``module.`` on the keys is ignored.
             Defaults to None: the model as :func:`build_model` returns it.
@@ -152,21 +144,23 @@ def init_model(config: ConfigLike,
         ValueError: If the scope's package cannot be imported, or the
             checkpoint does not fit the model (the message lists the
             missing, unexpected and wrong-shape keys, see
-            :func:`mmcrossformer.utils.state_dict.load_state_dict_strict`).
+            :func:`mmcrossformer.utils.state_dict.load_state_dict_strict`)
+            or is an official file of another family, arch or task.
         FileNotFoundError: If a local checkpoint does not exist.
-        pickle.UnpicklingError: If a file outside a work_dir holds more than
-            weights.
+        pickle.UnpicklingError: If the file holds more than weights.
     """
     model = _build(_config(config, cfg_options))
     if checkpoint is None:
         return model.to(device)
-    ckpt = _read_checkpoint(checkpoint)
-    state = ckpt.get('state_dict', ckpt) if isinstance(ckpt, dict) else ckpt
-    if not isinstance(state, dict):
-        raise ValueError(f'{checkpoint} holds no state dict')
-    state = {(k[len('module.'):] if k.startswith('module.') else k): v
-             for k, v in state.items()}
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    from mmcrossformer.models.utils.ckpt_load import model_state
     from mmcrossformer.utils.state_dict import load_state_dict_strict
+    ckpt = CheckpointLoader.load_checkpoint(checkpoint, map_location='cpu')
+    if not isinstance(ckpt, dict):
+        raise ValueError(f'{checkpoint} holds no state dict but a '
+                         f'{type(ckpt).__name__}')
+    state = model_state(ckpt, model, checkpoint)
     load_state_dict_strict(model, state, checkpoint)
     meta = ckpt.get('meta') or {}
     if 'dataset_meta' in meta:
@@ -174,4 +168,8 @@ def init_model(config: ConfigLike,
             key.lower(): value
             for key, value in meta['dataset_meta'].items()
         }
+    elif 'CLASSES' in meta:  # mmdet 2.x / mmseg 0.x checkpoints
+        model.dataset_meta = dict(classes=meta['CLASSES'])
+        if meta.get('PALETTE') is not None:
+            model.dataset_meta['palette'] = meta['PALETTE']
     return model.to(device)

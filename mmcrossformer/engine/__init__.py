@@ -4,11 +4,12 @@ from .layer_decay import (
     build_layer_decay_constructor,
     find_layer_depth,
 )
+from .load_checkpoint_hook import LoadCheckpointHook
 from .optim_wrapper import CPUAutocastOptimWrapper
 from .progress import ProgressBarHook
 
 __all__ = [
-    'CPUAutocastOptimWrapper', 'RandomStateHook',
+    'CPUAutocastOptimWrapper', 'LoadCheckpointHook', 'RandomStateHook',
     'OPTIM_WRAPPER_CONSTRUCTORS', 'ProgressBarHook',
     'build_layer_decay_constructor',
     'find_layer_depth'

@@ -20,7 +20,6 @@ from typing import Optional, Sequence
 
 from mmengine.config import Config, DictAction
 
-from .checkpoint import trust_work_dir
 from .config_check import check_data_roots, check_in_channels
 from .runtime import flush_denormals_on_cpu, setup_cpu_distributed
 
@@ -142,9 +141,8 @@ def load_tool_config(args: argparse.Namespace,
     is read; ``launcher`` is set from ``args.launcher``; ``--cfg-options``
     are merged; the neck / head channels and the ``data_root`` of
     ``loaders`` are checked; ``work_dir`` is ``--work-dir``, else the
-    config's ``work_dir``, else :func:`default_work_dir`, and checkpoints
-    under it are trusted (:func:`~mmcrossformer.utils.trust_work_dir`);
-    with a launcher other than ``'none'``, CPU data parallel is set up
+    config's ``work_dir``, else :func:`default_work_dir`; with a launcher
+    other than ``'none'``, CPU data parallel is set up
     (:func:`~mmcrossformer.utils.setup_cpu_distributed`, a no-op with
     CUDA).
 
@@ -172,7 +170,6 @@ def load_tool_config(args: argparse.Namespace,
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = default_work_dir(args.config)
-    trust_work_dir(cfg.work_dir)
     if args.launcher != 'none':
         setup_cpu_distributed(cfg)
     return cfg
@@ -184,12 +181,21 @@ def build_runner(cfg: Config):
 
     The Runner sets the config's ``default_scope`` (mmdet, mmseg or
     mmpretrain) as the registry scope of everything it builds.
+    :class:`~mmcrossformer.engine.LoadCheckpointHook` is added to
+    ``custom_hooks`` unless the config has it: ``load_from`` and test
+    checkpoints load strictly, official files as released.
 
     Returns:
         mmengine.runner.Runner: Ready for ``train()`` or ``test()``.
     """
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+    hooks = list(cfg.get('custom_hooks') or [])
+    if not any(
+            str(h.get('type', '')).split('.')[-1] == 'LoadCheckpointHook'
+            for h in hooks):
+        hooks.append(dict(type='mmcrossformer.LoadCheckpointHook'))
+    cfg.custom_hooks = hooks
     if 'runner_type' in cfg:
         return RUNNERS.build(cfg)
     return Runner.from_cfg(cfg)

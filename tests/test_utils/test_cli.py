@@ -98,8 +98,8 @@ def test_work_dir_precedence(tmp_path):
             f'work_dir={tmp_path}/option'
         ]), ['train_dataloader'])
     assert cfg.work_dir == f'{tmp_path}/flag'
-    # checkpoints the run writes there are trusted (full unpickling)
-    assert is_trusted(f'{tmp_path}/flag/epoch_1.pth')
+    # the work_dir does not make its files trusted (full unpickling)
+    assert not is_trusted(f'{tmp_path}/flag/epoch_1.pth')
 
 
 def test_options_merge_before_the_checks(tmp_path):

@@ -89,12 +89,16 @@ class ArchBackbone(BaseModule):
         ``init_cfg=dict(type='Pretrained', checkpoint=None)`` means "no
         pretrained weights" and is logged, so configs can expose the path as
         a variable. A Pretrained checkpoint (optionally with ``prefix``) is
-        loaded strictly.
+        loaded strictly; official files load as released (recognised from
+        their keys and converted in memory).
 
         Raises:
             ValueError: If the checkpoint does not fit (see
-                :func:`~mmcrossformer.utils.state_dict.load_state_dict_strict`)
-                or no key starts with ``prefix``.
+                :func:`~mmcrossformer.utils.state_dict.load_state_dict_strict`),
+                is an official file of another family or arch, or no key
+                starts with ``prefix``.
+            pickle.UnpicklingError: If the file holds more than weights
+                (see :mod:`mmcrossformer.utils.checkpoint`).
         """
         cfg = self.init_cfg
         if isinstance(cfg, dict) and cfg.get('type') == 'Pretrained':
@@ -114,20 +118,18 @@ class ArchBackbone(BaseModule):
         self._is_init = True
 
     def _load_pretrained(self, checkpoint: str, prefix: Optional[str]):
+        """Load ``checkpoint`` (a path or URL; this project's file or an
+        official one as released, see
+        :func:`~mmcrossformer.models.utils.ckpt_load.backbone_state`)."""
         from mmengine.runner.checkpoint import _load_checkpoint
 
+        from mmcrossformer.models.utils.ckpt_load import backbone_state
         from mmcrossformer.utils.state_dict import load_state_dict_strict
         ckpt = _load_checkpoint(checkpoint, map_location='cpu')
-        state = ckpt.get('state_dict', ckpt.get('model', ckpt))
-        if prefix:
-            prefix = prefix if prefix.endswith('.') else prefix + '.'
-            state = {
-                k[len(prefix):]: v
-                for k, v in state.items() if k.startswith(prefix)
-            }
-            if not state:
-                raise ValueError(f'no key of {checkpoint} starts with the '
-                                 f'prefix {prefix!r}')
+        if not isinstance(ckpt, dict):
+            raise ValueError(f'{checkpoint} holds no state dict but a '
+                             f'{type(ckpt).__name__}')
+        state = backbone_state(ckpt, self, checkpoint, prefix)
         MMLogger.get_current_instance().info(
             f'{type(self).__name__}: loading pretrained weights from '
             f'{checkpoint}')

@@ -1,0 +1,90 @@
+"""``load_from`` and ``tools/test.py`` checkpoints: official files as
+released, and no silent partial load."""
+from mmengine.hooks import Hook
+from mmengine.logging import MMLogger
+from mmengine.model import is_model_wrapper
+
+from mmcrossformer.models.utils.ckpt_load import (
+    head_shape_mismatches,
+    model_state,
+)
+from mmcrossformer.registry import HOOKS
+from mmcrossformer.utils.state_dict import key_mismatches
+
+
+def _plain_model(model):
+    """The classifier / detector / segmentor inside DDP and TTA wrappers."""
+    while is_model_wrapper(model) or (hasattr(model, 'module') and hasattr(
+            model.module, 'backbone')):
+        model = model.module
+    return model
+
+
+@HOOKS.register_module()
+class LoadCheckpointHook(Hook):
+    """Recognise, convert and check the checkpoint the Runner loads.
+
+    mmengine's ``Runner.load_checkpoint`` (``load_from``, ``tools/test.py
+    CONFIG CKPT``) loads with ``strict=False``: a file of another arch or
+    task loads in part, with a warning at most, and an official file as
+    released (cheerss/CrossFormer ``{'model': ...}`` or mmdet 2.x / mmseg
+    0.x checkpoints, IBM/CrossViT or timm files) would not load at all. In
+    ``after_load_checkpoint`` this hook
+
+    * converts an official file in memory
+      (:func:`~mmcrossformer.models.utils.ckpt_load.model_state`; one log
+      line says what it recognised) and refuses one of another family, arch
+      or task with a ``ValueError`` naming the file, what it holds and what
+      the config builds;
+    * checks that every key of the model is in the checkpoint with its
+      shape, and that the checkpoint has no other keys. The one exception
+      is fine-tuning: while training from ``load_from`` (not resuming),
+      keys outside the backbone whose shapes differ (a head's class count)
+      are left out with a warning that lists them, as mmdet users expect.
+
+    :mod:`mmcrossformer.utils.cli` adds it to every run of
+    ``tools/train.py`` / ``tools/test.py``; a script of one's own adds
+    ``custom_hooks=[dict(type='mmcrossformer.LoadCheckpointHook')]``.
+
+    Raises:
+        ValueError: From ``after_load_checkpoint``, see above.
+    """
+
+    priority = 'VERY_HIGH'
+
+    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
+        resuming = bool(runner._resume)
+        source = str(runner._load_from) if runner._load_from else 'checkpoint'
+        model = _plain_model(runner.model)
+        state = model_state(checkpoint, model, source)
+        # CrossViT's load hook resizes position embeddings of another grid
+        missing, unexpected, shapes = key_mismatches(
+            model, state, resizable=('.pos_embeds.', ))
+        training = not isinstance(runner._train_loop, (dict, type(None)))
+        skipped = []
+        if training and not resuming and not missing and not unexpected:
+            skipped = head_shape_mismatches(model, state)
+            bad = {s.split(':')[0] for s in skipped}
+            shapes = [s for s in shapes if s.split(':')[0] not in bad]
+        if missing or unexpected or shapes:
+            lines = [f'{source} does not fit the model '
+                     f'({type(model).__name__}):']
+            for title, keys in (('missing', missing),
+                                ('unexpected', unexpected),
+                                ('wrong shape', shapes)):
+                if keys:
+                    more = f' ... and {len(keys) - 20} more' \
+                        if len(keys) > 20 else ''
+                    lines.append(f'{len(keys)} {title} keys: {keys[:20]}'
+                                 f'{more}')
+            raise ValueError(' '.join(lines) + '. Is it a checkpoint of '
+                             'another arch or task?')
+        for entry in skipped:
+            del state[entry.split(':')[0]]
+        if skipped:
+            MMLogger.get_current_instance().warning(
+                f'{source}: fine-tuning; {len(skipped)} head entries of '
+                f'another shape are not loaded (checkpoint vs model): '
+                f'{skipped}')
+        checkpoint.pop('model', None)
+        checkpoint['state_dict'] = state
