@@ -106,8 +106,9 @@ def det_tta_boxes_only(cfg) -> None:
     carry masks (``AssertionError: TTA of instance segmentation does not
     support now``). For a model whose ``roi_head`` has a mask head (Mask
     R-CNN), the mask head and its RoI extractor are left out of the tested
-    model (their weights in the checkpoint go unused; mmengine lists them as
-    unexpected keys) and ``'segm'`` is removed from the metrics of every
+    model (their weights in the checkpoint go unused, as
+    ``LoadCheckpointHook(unused_keys=...)`` is told) and ``'segm'`` is
+    removed from the metrics of every
     ``CocoMetric`` in ``test_evaluator``; a warning says so.
 
     Raises:
@@ -121,6 +122,15 @@ def det_tta_boxes_only(cfg) -> None:
         roi_head.mask_head = None
         roi_head.mask_roi_extractor = None
         dropped.append('the mask head')
+        # the checkpoint's mask head weights are known to go unused
+        cfg.custom_hooks = [
+            h for h in cfg.get('custom_hooks') or []
+            if not str(h.get('type', '')).endswith('LoadCheckpointHook')
+        ] + [
+            dict(
+                type='mmcrossformer.LoadCheckpointHook',
+                unused_keys=['roi_head.mask_head.'])
+        ]
     evaluators = cfg.test_evaluator if isinstance(
         cfg.test_evaluator, (list, tuple)) else [cfg.test_evaluator]
     for evaluator in evaluators:

@@ -1,5 +1,7 @@
 """``load_from`` and ``tools/test.py`` checkpoints: official files as
 released, and no silent partial load."""
+from typing import Sequence
+
 from mmengine.hooks import Hook
 from mmengine.logging import MMLogger
 from mmengine.model import is_model_wrapper
@@ -46,17 +48,33 @@ class LoadCheckpointHook(Hook):
     ``tools/train.py`` / ``tools/test.py``; a script of one's own adds
     ``custom_hooks=[dict(type='mmcrossformer.LoadCheckpointHook')]``.
 
+    Args:
+        unused_keys (Sequence[str]): Prefixes of checkpoint entries that
+            the config's model leaves out on purpose (``tools/test.py
+            --tta`` drops Mask R-CNN's mask head); they are not loaded, and
+            a log line counts them. Defaults to ().
+
     Raises:
         ValueError: From ``after_load_checkpoint``, see above.
     """
 
     priority = 'VERY_HIGH'
 
+    def __init__(self, unused_keys: Sequence[str] = ()):
+        self.unused_keys = tuple(unused_keys)
+
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         resuming = bool(runner._resume)
         source = str(runner._load_from) if runner._load_from else 'checkpoint'
         model = _plain_model(runner.model)
         state = model_state(checkpoint, model, source)
+        unused = [k for k in state if k.startswith(self.unused_keys)]
+        for key in unused:
+            del state[key]
+        if unused:
+            MMLogger.get_current_instance().info(
+                f'{source}: {len(unused)} entries of {self.unused_keys} are '
+                f'not used by this model')
         # CrossViT's load hook resizes position embeddings of another grid
         missing, unexpected, shapes = key_mismatches(
             model, state, resizable=('.pos_embeds.', ))

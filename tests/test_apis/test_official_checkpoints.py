@@ -386,3 +386,36 @@ def test_urls(http_root):
     dense.backbone.init_weights()
     assert torch.equal(dense.backbone.patch_embed.projs[0].weight,
                        state['patch_embed.projs.0.weight'])
+
+
+# ---------------------------------------------------------------------------
+# fine-tuning from a detector of another class count (load_from)
+def test_finetune_load_from_other_class_count(demo_coco, tmp_path):
+    """While training, head entries of another shape are left out with a
+    warning (mmdet's fine-tuning recipe); when testing they stop the run."""
+    config = osp.join(CONFIGS, 'retinanet_crossformer_s_coco.py')
+    coco = build_model(config)  # 80 classes
+    path = str(tmp_path / 'coco.pth')
+    torch.save(dict(state_dict=coco.state_dict()), path)
+    root = demo_coco
+    options = {
+        'model.bbox_head.num_classes': 3,
+        'train_dataloader.dataset.data_root': root,
+        'train_dataloader.batch_size': 1,
+        'train_dataloader.num_workers': 0,
+        'train_dataloader.persistent_workers': False,
+        'load_from': path,
+    }
+    runner = runner_of(config, tmp_path / 'run', **options)
+    runner._train_loop = runner.build_train_loop(runner._train_loop)
+    runner.load_checkpoint(path)
+    model = runner.model
+    assert torch.equal(model.backbone.patch_embed.projs[0].weight,
+                       coco.backbone.patch_embed.projs[0].weight)
+    assert torch.equal(model.bbox_head.retina_reg.weight,
+                       coco.bbox_head.retina_reg.weight)
+    assert model.bbox_head.retina_cls.weight.shape[0] == 9 * 3
+    tester = runner_of(config, tmp_path / 'test', **options)
+    with pytest.raises(ValueError, match=r'1 wrong shape keys|2 wrong shape '
+                       r'keys'):
+        tester.load_checkpoint(path)
