@@ -4,8 +4,9 @@ The official model code cannot live in this repo, so the official names and
 shapes are a recorded fixture: the state dict of cheerss/CrossFormer's
 CrossFormer++-S classifier (``tests/data/crossformer_official_keys.json.gz``,
 recorded by ``record_official_fixture.py --keys``). Detection /
-segmentation files are that backbone under ``backbone.`` plus the neck and head keys of mmdet 2.x / mmseg 0.x, which
-kept their names in mmdet 3.x / mmseg 1.x.
+segmentation files are that backbone under ``backbone.`` plus the neck
+and head keys of mmdet 2.x / mmseg 0.x, which kept their names in mmdet
+3.x / mmseg 1.x.
 """
 import gzip
 import json
