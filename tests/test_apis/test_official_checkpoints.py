@@ -320,12 +320,27 @@ def test_crossvit_as_released(arch, tmp_path):
     assert_same_weights(model, converted)
 
 
+def test_crossvit_dense_backbone_as_released(tmp_path):
+    """An IBM file initialises the dense CrossViT of a detector (the last
+    encoder's fusions and the head are left out)."""
+    state = timm_state('15-dagger')
+    path = str(tmp_path / 'crossvit_15_dagger_224.pth')
+    torch.save(dict(model=to_ibm(state)), path)
+    model = build_model(
+        osp.join(CONFIGS, 'retinanet_crossvit_15_dagger_coco.py'))
+    model.backbone.init_cfg = dict(type='Pretrained', checkpoint=path)
+    model.backbone.init_weights()
+    converted = crossvit_converter(state)
+    for key, value in model.backbone.state_dict().items():
+        assert torch.equal(value, converted['backbone.' + key]), key
+
+
 def test_crossvit_file_into_crossformer_config(tmp_path):
     path = str(tmp_path / 'crossvit_9_224.pth')
     torch.save(timm_state('9'), path)
     with pytest.raises(ValueError) as err:
         init_model(osp.join(CONFIGS, CF_CONFIGS['s']), path)
-    assert 'crossvit_9_224.pth holds a IBM/CrossViT or timm ImageNet ' \
+    assert 'crossvit_9_224.pth holds an IBM/CrossViT or timm ImageNet ' \
         'classifier (CrossViT-9), but the config builds ImageClassifier ' \
         'with CrossFormer-S' in str(err.value)
 

@@ -46,6 +46,7 @@ from typing import Optional
 import torch
 
 from mmcrossformer.models.utils import ckpt_convert
+from mmcrossformer.utils.checkpoint import safe_load
 from mmcrossformer.utils.state_dict import load_converted_strictly
 
 # the package's functions under the names this script has always offered
@@ -94,26 +95,6 @@ def build_model(config: str, task: str) -> torch.nn.Module:
     return wrapper
 
 
-def load_source(path: str) -> dict:
-    """``torch.load`` with ``weights_only=True``, explaining the failure
-    when the file stores more than tensors (e.g. the yacs ``config`` that
-    the official training code saves next to the weights)."""
-    try:
-        return torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as err:  # pickle.UnpicklingError and friends
-        raise RuntimeError(
-            f'{path} cannot be read with torch.load(weights_only=True): '
-            f'{str(err).splitlines()[0]}\n'
-            'Official training checkpoints also pickle their config object '
-            '(and optimizer state). If you trust the file, keep only its '
-            'weights first, e.g.\n'
-            '  python -c "import torch; c = torch.load(\'SRC\', '
-            'map_location=\'cpu\', weights_only=False); '
-            'torch.save({\'model\': c[\'model\']}, \'SRC_weights.pth\')"\n'
-            "(use c['state_dict'] and 'state_dict' for mmdet / mmseg "
-            'files) and convert SRC_weights.pth.') from err
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Convert official CrossFormer / CrossFormer++ weights '
@@ -138,7 +119,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    source, wrapper = ckpt_convert.unwrap_state_dict(load_source(args.src))
+    source, wrapper = ckpt_convert.unwrap_state_dict(
+        safe_load(args.src, map_location='cpu'))
     task = args.task or detect_task(source, wrapper)
     converted = convert(source, task)
     renamed = dropped = 0

@@ -32,6 +32,7 @@ from typing import Dict
 import torch
 
 from mmcrossformer.models.utils import ckpt_convert
+from mmcrossformer.utils.checkpoint import safe_load
 from mmcrossformer.utils.state_dict import load_converted_strictly
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -79,7 +80,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    checkpoint = torch.load(args.src, map_location='cpu', weights_only=True)
+    checkpoint = safe_load(args.src, map_location='cpu')
     source = unwrap(checkpoint)
     converted = convert(source)
     renamed = 0

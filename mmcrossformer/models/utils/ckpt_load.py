@@ -65,7 +65,9 @@ class OfficialFormat(NamedTuple):
     def describe(self) -> str:
         """E.g. ``'a cheerss/CrossFormer ImageNet classifier
         (CrossFormer++-S)'``."""
-        text = (f'a {_SOURCES[self.family]} {_TASK_TITLES[self.task][0]} '
+        source = _SOURCES[self.family]
+        article = 'an' if source[0] in 'AEIOU' else 'a'
+        text = (f'{article} {source} {_TASK_TITLES[self.task][0]} '
                 f'({ARCH_TITLES.get(self.arch, self.arch)}')
         if self.task in ('det', 'seg'):
             text += f'; {", ".join(self.modules)}'
