@@ -160,7 +160,8 @@ def test_metafiles_in_mmpretrain_form():
         assert osp.isfile(osp.join(REPO, model.config)), model.config
         assert entry['In Collection'] in official, model.name
         meta = entry['Metadata'] or {}
-        for key in ('Parameters', 'Parameters (paper)', 'FLOPs'):
+        for key in ('Parameters', 'Parameters (paper)', 'FLOPs',
+                    'FLOPs (paper)'):
             if key in meta:
                 value = meta[key]
                 assert type(value) is int and value > 0, (model.name, key)
