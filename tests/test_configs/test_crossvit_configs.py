@@ -105,6 +105,39 @@ def test_in1k_recipe():
     assert cfg.model.backbone.branch_img_sizes == (240, 224)
 
 
+@pytest.mark.parametrize('variant', ['15_dagger', '18_dagger'])
+def test_in1k_384_recipe(variant):
+    """The 384 models: the official geometry (IBM/CrossViT
+    crossvit_*_dagger_384: img_size=[408, 384]), the official evaluation at
+    --input-size 408 (short side int(408 * 256 / 224) = 466, center crop
+    408, bicubic), a 30-epoch fine-tune of the 224 model (paper Sec. 4.1),
+    everything else as the 224 config."""
+    cfg = load(f'crossvit_{variant}_384_in1k.py')
+    base = load(f'crossvit_{variant}_in1k.py')
+    assert cfg.model.backbone.img_size == 408
+    assert cfg.model.backbone.branch_img_sizes == (408, 384)
+    assert cfg.model.backbone.arch == base.model.backbone.arch
+    assert cfg.model.head == base.model.head
+    steps = {t.type: t for t in cfg.train_dataloader.dataset.pipeline}
+    assert steps['RandomResizedCrop'].scale == 408
+    base_steps = {t.type: t for t in base.train_dataloader.dataset.pipeline}
+    assert set(steps) == set(base_steps)
+    assert steps['RandAugment'] == base_steps['RandAugment']
+    test = {t.type: t for t in cfg.test_dataloader.dataset.pipeline}
+    assert test['ResizeEdge'].scale == int(408 * 256 / 224) == 466
+    assert test['ResizeEdge'].interpolation == 'bicubic'
+    assert test['CenterCrop'].crop_size == 408
+    assert cfg.val_dataloader.dataset.pipeline == \
+        cfg.test_dataloader.dataset.pipeline
+    assert cfg.train_cfg.max_epochs == 30
+    warmup, cosine = cfg.param_scheduler
+    assert warmup.end == cosine.begin == 5 and cosine.end == 30
+    assert cosine.eta_min == 1e-5
+    assert cfg.optim_wrapper == base.optim_wrapper
+    assert cfg.train_dataloader.sampler == base.train_dataloader.sampler
+    assert cfg.load_from is None
+
+
 @pytest.mark.parametrize('variant', list(CLS))
 def test_in1k_config(variant):
     arch, dims = CLS[variant]
