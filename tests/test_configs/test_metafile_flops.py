@@ -45,7 +45,8 @@ def check(config):
           f'(metafile {meta["FLOPs"] / 1e9:.2f}, paper '
           f'{meta.get("FLOPs (paper)", 0) / 1e9:.2f})')
     assert abs(measured - meta['FLOPs']) <= 0.5e7, (measured, meta['FLOPs'])
-    assert round(result['params'], -4) == meta['Parameters']
+    # (test_all_configs.py checks parameters to 0.02M, as here)
+    assert abs(result['params'] - meta['Parameters']) <= 2e4
 
 
 def test_every_model_has_measured_flops():
