@@ -287,10 +287,10 @@ def test_classifier_init_cfg_as_released(tmp_path):
 
 # ---------------------------------------------------------------------------
 # CrossViT: timm and IBM/CrossViT files, all nine archs
-def timm_state(arch, seed=0):
+def timm_state(arch, seed=0, size=240):
     timm = pytest.importorskip('timm')
     torch.manual_seed(seed)
-    model = timm.create_model(f'crossvit_{arch.replace("-", "_")}_240')
+    model = timm.create_model(f'crossvit_{arch.replace("-", "_")}_{size}')
     return model.state_dict()
 
 
@@ -318,6 +318,18 @@ def test_crossvit_as_released(arch, tmp_path):
     assert_same_weights(model, converted)
     model = init_model(config, ibm_file)
     assert_same_weights(model, converted)
+
+
+@pytest.mark.parametrize('arch', ['15-dagger', '18-dagger'])
+def test_crossvit_384_as_released(arch, tmp_path):
+    """The 384 releases (timm's ``crossvit_*_dagger_408``: branches at 408 /
+    384) load into the 384 configs."""
+    state = timm_state(arch, size=408)
+    path = str(tmp_path / f'crossvit_{arch}_384.pth')
+    torch.save(dict(model=to_ibm(state)), path)
+    config = f'crossvit_{arch.replace("-", "_")}_384_in1k.py'
+    model = init_model(osp.join(CONFIGS, config), path)
+    assert_same_weights(model, crossvit_converter(state))
 
 
 def test_crossvit_dense_backbone_as_released(tmp_path):
