@@ -446,3 +446,33 @@ def test_finetune_load_from_other_class_count(demo_coco, tmp_path):
     with pytest.raises(ValueError, match=r'1 wrong shape keys|2 wrong shape '
                        r'keys'):
         tester.load_checkpoint(path)
+
+
+# ---------------------------------------------------------------------------
+# the fine-tuning configs start from the released ImageNet files as they are
+@pytest.mark.parametrize('config', [
+    'crossformerpp_s_custom_folder.py',
+    'retinanet_crossformerpp_s_custom_coco.py',
+    'mask_rcnn_crossformerpp_s_custom_coco.py',
+    'upernet_crossformerpp_s_custom_seg.py',
+    'crossvit_15_dagger_custom_folder.py',
+])
+def test_finetune_configs_start_from_released_files(config, tmp_path):
+    cfg = Config.fromfile(osp.join(CONFIGS, 'finetune', config))
+    if 'crossvit' in config:
+        state = timm_state('15-dagger')
+        path = str(tmp_path / 'crossvit_15_dagger_224.pth')
+        torch.save(dict(model=to_ibm(state)), path)
+        expected = crossvit_converter(state)
+    else:
+        state = official_crossformer('pp-s')
+        path = save_released_crossformer(tmp_path / 'crossformerpp-s.pth',
+                                         state)
+        expected = crossformer_converter(state, 'cls')
+    model = build_model(cfg)
+    init_cfg = cfg.model.backbone.init_cfg
+    assert init_cfg.type == 'Pretrained' and init_cfg.checkpoint
+    model.backbone.init_cfg = dict(init_cfg, checkpoint=path)
+    model.backbone.init_weights()
+    for key, value in model.backbone.state_dict().items():
+        assert torch.equal(value, expected['backbone.' + key]), key
