@@ -140,3 +140,14 @@ def test_script_converts_and_rejects_mismatch(tmp_path):
     assert 'missing (1)' in err and 'backbone.norms.0.weight' in err
     assert 'unexpected (1)' in err and 'blocks.0.extra.weight' in err
     assert 'wrong shape (1)' in err and 'head.fcs.1.bias' in err
+
+
+def test_script_checks_384_releases_against_their_config(tmp_path):
+    src = str(tmp_path / 'crossvit_15_dagger_384.pth')
+    torch.save({'model': to_ibm(timm_model('15-dagger', size=408)
+                                .state_dict())}, src)
+    out = run_tool(SCRIPT, src, str(tmp_path / 'out.pth'))
+    assert 'checking against ' + osp.join(
+        CONFIGS, 'crossvit_15_dagger_384_in1k.py') in out
+    saved = torch.load(str(tmp_path / 'out.pth'), weights_only=True)
+    assert saved['meta']['config'] == 'crossvit_15_dagger_384_in1k.py'

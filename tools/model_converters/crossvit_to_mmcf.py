@@ -74,7 +74,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--config',
         help='mmpretrain config to check the result against; defaults to '
-        'configs/crossvit_<variant>_in1k.py of the detected variant')
+        'configs/crossvit_<variant>_in1k.py of the detected variant '
+        '(crossvit_<variant>_384_in1k.py for the 384 releases)')
     return parser.parse_args(argv)
 
 
@@ -93,8 +94,12 @@ def main(argv=None):
     config = args.config
     if config is None:
         arch = detect_arch(converted)
+        # the 384 releases: 408-pixel small branch, 34 x 34 patches of 12
+        pos = converted.get('backbone.pos_embeds.0')
+        res = '_384' if pos is not None and pos.shape[1] == 1 + 34 * 34 \
+            else ''
         config = osp.join(REPO, 'configs',
-                          f'crossvit_{arch.replace("-", "_")}_in1k.py')
+                          f'crossvit_{arch.replace("-", "_")}{res}_in1k.py')
         print(f'detected variant {arch!r}; checking against {config}')
     model = build_classifier(config)
     load_strictly(model, converted)
