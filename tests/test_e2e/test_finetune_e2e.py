@@ -38,15 +38,17 @@ SEG_PALETTE = [[0, 0, 0], [0, 200, 0], [230, 200, 0], [128, 128, 128]]
 
 # Floors, far above an untrained model's value and below what the runs
 # measured (fixed seeds; the numbers are in the tests' docstrings).
-DET_MAP_FLOOR = 0.03  # bbox mAP; untrained 0.000
-MASK_MAP_FLOOR = 0.03  # Mask R-CNN bbox and segm mAP; untrained 0.000
-CLS_TOP1_FLOOR = 60.0  # 5 balanced classes: chance and any constant 20.0
-SEG_MIOU_MARGIN = 15.0  # mIoU points above the best constant prediction's
+DET_MAP_FLOOR = 0.03  # RetinaNet bbox mAP: untrained 0.001, trained 0.052
+MASK_MAP_FLOOR = 0.03  # Mask R-CNN bbox / segm mAP: untrained 0.000
+CLS_TOP1_FLOOR = 60.0  # %: chance 20, untrained 30, trained 85 to 90
+SEG_MIOU_MARGIN = 15.0  # above the best constant prediction (30.2): 81.9
 
-# from scratch, without stochastic depth (it slows fitting from scratch)
+# from scratch, without stochastic depth (it slows fitting from scratch),
+# a fixed seed
 SCRATCH = {
     'model.backbone.init_cfg.checkpoint': None,
     'model.backbone.drop_path_rate': 0.0,
+    'randomness.seed': 0,
 }
 NO_WORKERS = {
     f'{loader}_dataloader.{key}': value
@@ -241,10 +243,10 @@ def check_det_demo(img, config, ckpt, out_dir):
 
 def test_retinanet_finetune_own_classes(det_set, tmp_path):
     """RetinaNet on 3 own classes learns: the loss falls on a fixed batch
-    and bbox mAP on those images rises from 0.000 (untrained) to above
-    DET_MAP_FLOOR (measured: loss 1.85 -> 1.05, mAP 0.071, 20 iterations at
-    lr 1e-4); CocoMetric's per-class table, the checkpoint and
-    tools/image_demo.py name the user's classes."""
+    and bbox mAP on those images rises from 0.001 (untrained: the same run
+    at lr 0) to above DET_MAP_FLOOR (measured: loss 1.85 -> 1.08, mAP 0.052
+    after 20 iterations at lr 1e-4); CocoMetric's per-class table, the
+    checkpoint and tools/image_demo.py name the user's classes."""
     config = user_config('retinanet_crossformerpp_s_custom_coco.py', tmp_path,
                          data_root=det_set, classes=DET_CLASSES)
     check_det_config(Config.fromfile(config), det_set)
@@ -299,17 +301,18 @@ def test_mask_rcnn_finetune_config_runs(det_set, tmp_path):
 def test_mask_rcnn_finetune_learns(det_set, tmp_path):
     """Mask R-CNN on 3 own classes learns on a fixed batch: loss <= 0.8x,
     bbox and segm mAP on those images from 0.000 (untrained) to above
-    MASK_MAP_FLOOR; per-class tables for boxes and masks, the checkpoint
-    and tools/image_demo.py name the user's classes."""
+    MASK_MAP_FLOOR (measured: loss 3.90 -> 1.29 in 20 iterations, mAP
+    0.054 / 0.070); per-class tables for boxes and masks, the checkpoint and
+    tools/image_demo.py name the user's classes."""
     config = user_config('mask_rcnn_crossformerpp_s_custom_coco.py', tmp_path,
                          data_root=det_set, classes=DET_CLASSES)
     run = run_config(config, {
-        **det_overfit(det_set, 12, 1e-4),
+        **det_overfit(det_set, 20, 1e-4),
         **MASK_RCNN_FAST, 'model.test_cfg.rcnn.score_thr': 0.0
     })
     out, ckpt, seconds = train(run, str(tmp_path / 'work'))
     losses = losses_of(out)
-    assert_learns(losses, first=2, last=2)
+    assert_learns(losses)
     bbox, segm = metric('coco/bbox_mAP', out), metric('coco/segm_mAP', out)
     report('Mask R-CNN', losses, 0.0, (bbox, segm), seconds)
     assert bbox >= MASK_MAP_FLOOR and segm >= MASK_MAP_FLOOR, out[-3000:]
@@ -379,13 +382,14 @@ def check_cls_run(out, ckpt, config, root, out_dir):
 
 def test_crossformerpp_classifier_finetune_own_classes(cls_set, tmp_path):
     """CrossFormer++-S on a folder tree of 5 own classes learns: loss <=
-    0.8x, top-1 on the training images from chance (20%, also what any
-    constant prediction gets) to above CLS_TOP1_FLOOR; the checkpoint and
+    0.8x, top-1 on the 20 training images from 30% (untrained; chance and
+    any constant prediction: 20%) to above CLS_TOP1_FLOOR (measured: loss
+    1.64 -> 1.08 in 24 iterations, 90%); the checkpoint and
     tools/image_demo.py name the user's classes."""
     config = user_config('crossformerpp_s_custom_folder.py', tmp_path,
                          data_root=cls_set, classes=CLS_CLASSES)
     check_cls_config(Config.fromfile(config), cls_set)
-    run = run_config(config, cls_overfit(12, 5e-4, 10, 64), HEAVY_AUGMENTS)
+    run = run_config(config, cls_overfit(12, 2e-4, 10, 64), HEAVY_AUGMENTS)
     out, ckpt, seconds = train(run, str(tmp_path / 'work'))
     assert 'training from scratch' in out
     losses, top1 = check_cls_run(out, ckpt, run, cls_set, tmp_path / 'demo')
@@ -412,13 +416,14 @@ def test_crossvit_finetune_config_runs(cls_set, tmp_path):
 @pytest.mark.slow
 def test_crossvit_finetune_learns(cls_set, tmp_path):
     """CrossViT-15† on 5 own classes learns: loss <= 0.8x, top-1 on the
-    training images from chance (20%) to above CLS_TOP1_FLOOR; the
-    checkpoint and tools/image_demo.py name the user's classes."""
+    training images from chance (20%) to above CLS_TOP1_FLOOR (measured:
+    loss 1.69 -> 0.77 in 24 iterations, 85%); the checkpoint and
+    tools/image_demo.py name the user's classes."""
     config = user_config('crossvit_15_dagger_custom_folder.py', tmp_path,
                          data_root=cls_set, classes=CLS_CLASSES)
     run = run_config(
         config, {
-            **cls_overfit(12, 5e-4, 10, 64),
+            **cls_overfit(12, 2e-4, 10, 64),
             'model.backbone.img_size': 64,
             'model.backbone.branch_img_sizes': (64, 48),
         }, HEAVY_AUGMENTS)
@@ -447,7 +452,8 @@ def test_upernet_finetune_own_classes(seg_set, tmp_path):
     """UPerNet on 4 own classes (label 0 a class, reduce_zero_label=False)
     learns on a fixed batch (two images, 64x64 crops, no flips or colour
     distortion, constant lr): loss <= 0.8x, mIoU on those images more than
-    SEG_MIOU_MARGIN points above the best constant prediction's; mmseg's
+    SEG_MIOU_MARGIN points above the best constant prediction's (measured:
+    loss 1.91 -> 0.66 in 16 iterations, mIoU 81.9 against 30.2); mmseg's
     per-class table, the checkpoint and tools/image_demo.py name the user's
     classes."""
     config = user_config(
