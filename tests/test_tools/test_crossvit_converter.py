@@ -40,6 +40,20 @@ def to_ibm(state_dict):
     }
 
 
+def compare_logits(timm_cv, model, size):
+    """Max |logit difference| of ``model`` and ``timm_cv`` on a seeded
+    ``size`` x ``size`` input (the official input of the pair)."""
+    model.eval()
+    torch.manual_seed(1)
+    x = torch.randn(1, 3, size, size)
+    with torch.no_grad():
+        ref = timm_cv(x)
+        logits = model(x, mode='tensor')
+    assert logits.shape == ref.shape == (1, 1000)
+    assert ref.std() > 0.1  # not a degenerate comparison
+    return (logits - ref).abs().max().item()
+
+
 @pytest.mark.parametrize('arch', ARCHS)
 def test_logits_match_timm(arch):
     timm_cv = timm_model(arch)
@@ -50,17 +64,9 @@ def test_logits_match_timm(arch):
     converter.load_strictly(model, converted)
     count = sum(p.numel() for p in model.parameters())
     assert count == sum(p.numel() for p in timm_cv.parameters())
-    model.eval()
-    torch.manual_seed(1)
     # the official resolution: the small branch sees 240 as it is, the
     # large one a resize to 224 (timm's img_scale, ours branch_img_sizes)
-    x = torch.randn(1, 3, 240, 240)
-    with torch.no_grad():
-        ref = timm_cv(x)
-        logits = model(x, mode='tensor')
-    assert logits.shape == ref.shape == (1, 1000)
-    assert ref.std() > 0.1  # not a degenerate comparison
-    diff = (logits - ref).abs().max().item()
+    diff = compare_logits(timm_cv, model, 240)
     print(f'{arch}: params {count}, max |logit diff| {diff:.2e}')
     assert diff <= 1e-4
 
@@ -81,15 +87,7 @@ def test_384_logits_match_timm(arch):
     assert {k: v.shape for k, v in converted.items()} == {
         k: v.shape for k, v in ours.items()}
     model.load_state_dict(converted, strict=True)
-    model.eval()
-    torch.manual_seed(1)
-    x = torch.randn(1, 3, 408, 408)
-    with torch.no_grad():
-        ref = timm_cv(x)
-        logits = model(x, mode='tensor')
-    assert logits.shape == ref.shape == (1, 1000)
-    assert ref.std() > 0.1  # not a degenerate comparison
-    diff = (logits - ref).abs().max().item()
+    diff = compare_logits(timm_cv, model, 408)
     print(f'{arch} @408: max |logit diff| {diff:.2e}')
     assert diff <= 1e-4
 
