@@ -476,3 +476,17 @@ def test_finetune_configs_start_from_released_files(config, tmp_path):
     model.backbone.init_weights()
     for key, value in model.backbone.state_dict().items():
         assert torch.equal(value, expected['backbone.' + key]), key
+
+
+def test_other_layouts_are_not_taken_for_official_files():
+    """A Swin file also has ``layers.*.blocks.*`` keys; it is nobody's
+    official CrossFormer file (a strict load then reports its keys)."""
+    from mmcrossformer.models.utils.ckpt_load import recognise
+    timm = pytest.importorskip('timm')
+    swin = timm.create_model('swin_tiny_patch4_window7_224').state_dict()
+    assert any(k.startswith('layers.0.blocks.0.') for k in swin)
+    assert recognise(swin) is None
+    assert recognise({'backbone.' + k: v for k, v in swin.items()}) is None
+    assert recognise(official_crossformer('det-s')) == ('crossformer',
+                                                        'backbone')
+    assert recognise(timm_state('9')) == ('crossvit', 'cls')

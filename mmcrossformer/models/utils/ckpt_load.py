@@ -92,8 +92,12 @@ def recognise(state_dict: Dict[str, torch.Tensor]
         anything unknown.
     """
     keys = [_strip(k) for k in state_dict]
+    # CEL's several projections tell CrossFormer from Swin, whose official
+    # files also have layers.*.blocks.* keys
     if any(re.match(r'(backbone\.)?layers\.\d+\.blocks\.\d+\.', k)
-           for k in keys):
+           for k in keys) and any(
+               re.match(r'(backbone\.)?patch_embed\.projs\.', k)
+               for k in keys):
         return 'crossformer', cc.detect_crossformer_task(state_dict)
     if any(re.match(r'blocks\.\d+\.blocks\.\d+\.', k) or re.match(
             r'cls_token[._]\d+$', k) for k in keys):
