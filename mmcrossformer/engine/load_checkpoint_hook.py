@@ -11,7 +11,7 @@ from mmcrossformer.models.utils.ckpt_load import (
     model_state,
 )
 from mmcrossformer.registry import HOOKS
-from mmcrossformer.utils.state_dict import key_mismatches
+from mmcrossformer.utils.state_dict import key_mismatches, mismatch_report
 
 
 def _plain_model(model):
@@ -75,34 +75,28 @@ class LoadCheckpointHook(Hook):
             MMLogger.get_current_instance().info(
                 f'{source}: {len(unused)} entries of {self.unused_keys} are '
                 f'not used by this model')
-        # CrossViT's load hook resizes position embeddings of another grid
-        missing, unexpected, shapes = key_mismatches(
-            model, state, resizable=('.pos_embeds.', ))
+        missing, unexpected, _ = key_mismatches(model, state)
         training = not isinstance(runner._train_loop, (dict, type(None)))
         skipped = []
         if training and not resuming and not missing and not unexpected:
-            skipped = head_shape_mismatches(model, state)
-            bad = {s.split(':')[0] for s in skipped}
-            shapes = [s for s in shapes if s.split(':')[0] not in bad]
-        if missing or unexpected or shapes:
-            lines = [f'{source} does not fit the model '
-                     f'({type(model).__name__}):']
-            for title, keys in (('missing', missing),
-                                ('unexpected', unexpected),
-                                ('wrong shape', shapes)):
-                if keys:
-                    more = f' ... and {len(keys) - 20} more' \
-                        if len(keys) > 20 else ''
-                    lines.append(f'{len(keys)} {title} keys: {keys[:20]}'
-                                 f'{more}')
-            raise ValueError(' '.join(lines) + '. Is it a checkpoint of '
-                             'another arch or task?')
-        for entry in skipped:
-            del state[entry.split(':')[0]]
+            skipped = [
+                entry.split(':')[0]
+                for entry in head_shape_mismatches(model, state)
+            ]
+        # CrossViT's load hook resizes position embeddings of another grid;
+        # the skipped head entries are reported below, not as wrong shapes
+        report = mismatch_report(
+            model, state, resizable=('.pos_embeds.', *skipped))
+        if report:
+            raise ValueError(
+                f'{source} does not fit the model ({type(model).__name__}): '
+                f'{report}. Is it a checkpoint of another arch or task?')
         if skipped:
             MMLogger.get_current_instance().warning(
                 f'{source}: fine-tuning; {len(skipped)} head entries of '
                 f'another shape are not loaded (checkpoint vs model): '
-                f'{skipped}')
+                f'{head_shape_mismatches(model, state)}')
+            for key in skipped:
+                del state[key]
         checkpoint.pop('model', None)
         checkpoint['state_dict'] = state

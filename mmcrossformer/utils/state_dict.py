@@ -47,7 +47,8 @@ def key_mismatches(
 
 def mismatch_report(module: nn.Module,
                     state_dict: Dict[str, torch.Tensor],
-                    limit: int = 20) -> str:
+                    limit: int = 20,
+                    resizable: Sequence[str] = ()) -> str:
     """Describe the missing, unexpected and wrong-shape keys on one line.
 
     Args:
@@ -55,6 +56,8 @@ def mismatch_report(module: nn.Module,
         state_dict (dict): The weights.
         limit (int): Keys listed per kind; the rest are counted.
             Defaults to 20.
+        resizable (Sequence[str]): As :func:`key_mismatches`.
+            Defaults to ().
 
     Returns:
         str: E.g. ``"1 missing keys: ['head.fc.weight']"``; kinds joined
@@ -62,7 +65,8 @@ def mismatch_report(module: nn.Module,
     """
     parts: List[str] = []
     for title, keys in zip(('missing', 'unexpected', 'wrong shape'),
-                           key_mismatches(module, state_dict)):
+                           key_mismatches(module, state_dict,
+                                          resizable)):
         if keys:
             more = f' ... and {len(keys) - limit} more' \
                 if len(keys) > limit else ''

@@ -129,7 +129,9 @@ def test_mask_rcnn_tta_evaluates_boxes_only(demo_coco, tmp_path):
                    *_data_options(demo_coco))
     assert ("merges boxes only (no masks); left out: the mask head and "
             "'segm'") in out, out[-3000:]
-    assert 'unexpected key in source state_dict: roi_head.mask_head' in out
+    # the checkpoint's mask head is known to go unused (LoadCheckpointHook)
+    assert re.search(r"init\.pth: \d+ entries of \('roi_head\.mask_head\.',\)"
+                     r' are not used by this model', out), out[-3000:]
     assert re.search(r'coco/bbox_mAP: [0-9.]+', out), out[-3000:]
     assert 'coco/segm_mAP' not in out
     with open(dump, 'rb') as f:
