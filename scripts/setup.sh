@@ -75,6 +75,10 @@ fi
 step "OpenMMLab stack, test tools and mmcrossformer (editable)"
 $PIP install -q -c "$CONSTRAINTS" -r requirements/runtime.txt -r requirements/tests.txt
 $PIP install -q -c "$CONSTRAINTS" --no-build-isolation -e .
+
+step "mmdeploy 1.3.1 (requirements/deploy.txt; without its protobuf<=3.20.2 pin)"
+$PIP install -q -c "$CONSTRAINTS" --no-deps mmdeploy
+grep -v '^mmdeploy' requirements/deploy.txt | $PIP install -q -c "$CONSTRAINTS" -r /dev/stdin
 # mim 0.3.9 looks for <site-packages>/mmcrossformer/.mim/{configs,tools};
 # PEP 660 editable installs (the only kind setuptools >= 80 makes) put no
 # package folder there, so link the checkout's package in for `mim train`.
