@@ -190,10 +190,20 @@ def build_runner(cfg: Config):
     """
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
+    from mmengine.hooks import Hook
     hooks = list(cfg.get('custom_hooks') or [])
+    for i, hook in enumerate(hooks):
+        if not isinstance(hook, (dict, Hook)):
+            # e.g. --cfg-options "custom_hooks=[dict(type='X')]": mmengine's
+            # DictAction reads the list's items as strings
+            raise ValueError(
+                f'custom_hooks[{i}] is {hook!r} ({type(hook).__name__}), '
+                'not a dict or a Hook: --cfg-options cannot build dicts; set '
+                'custom_hooks in a config file that inherits this one')
     if not any(
-            str(h.get('type', '')).split('.')[-1] == 'LoadCheckpointHook'
-            for h in hooks):
+            isinstance(h, Hook) and type(h).__name__ == 'LoadCheckpointHook'
+            or isinstance(h, dict) and str(h.get('type', '')).split('.')[-1]
+            == 'LoadCheckpointHook' for h in hooks):
         hooks.append(dict(type='mmcrossformer.LoadCheckpointHook'))
     cfg.custom_hooks = hooks
     if 'runner_type' in cfg:

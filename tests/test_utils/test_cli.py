@@ -173,6 +173,17 @@ def test_build_runner_follows_runner_type(tmp_path, monkeypatch):
     assert build_runner(cfg) == 'ok' and built == [cfg]
 
 
+def test_hooks_from_cfg_options_are_refused_by_name(tmp_path):
+    # mmengine's DictAction reads "[dict(type='X')]" as a list of strings
+    cfg = load_tool_config(
+        _parse([_config(tmp_path), '--cfg-options',
+                "custom_hooks=[dict(type='EMAHook')]"]), [])
+    assert cfg.custom_hooks == ["dict(type='EMAHook')"]
+    with pytest.raises(ValueError, match=r"custom_hooks\[0\] is "
+                       r"\"dict\(type='EMAHook'\)\" \(str\)"):
+        build_runner(cfg)
+
+
 def _tool(name):
     spec = importlib.util.spec_from_file_location(f'mmcf_tool_{name}',
                                                   osp.join(TOOLS, name))
