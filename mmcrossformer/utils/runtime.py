@@ -35,6 +35,36 @@ def setup_amp(cfg):
     wrapper.dtype = 'bfloat16'
 
 
+def slurm_to_torch_env() -> None:
+    """Set torch's rendezvous variables from Slurm's, as mmengine's
+    ``init_dist('slurm')`` does before it calls CUDA.
+
+    ``RANK`` = ``SLURM_PROCID``, ``WORLD_SIZE`` = ``SLURM_NTASKS``,
+    ``LOCAL_RANK`` = ``SLURM_LOCALID``; ``MASTER_ADDR`` (unless set) is the
+    first host of ``SLURM_NODELIST`` (``scontrol show hostname``);
+    ``MASTER_PORT`` (unless set) is 29500. Variables already set are kept.
+
+    Raises:
+        RuntimeError: If ``SLURM_PROCID`` or ``SLURM_NTASKS`` is not set
+            (the tool was not started by ``srun``).
+    """
+    import subprocess
+    missing = [k for k in ('SLURM_PROCID', 'SLURM_NTASKS')
+               if k not in os.environ]
+    if missing:
+        raise RuntimeError(f'--launcher slurm: {missing} not set in the '
+                           'environment; start the tool with srun '
+                           '(tools/slurm_train.sh)')
+    os.environ['RANK'] = os.environ['SLURM_PROCID']
+    os.environ['WORLD_SIZE'] = os.environ['SLURM_NTASKS']
+    os.environ['LOCAL_RANK'] = os.environ.get('SLURM_LOCALID', '0')
+    os.environ.setdefault('MASTER_PORT', '29500')
+    if 'MASTER_ADDR' not in os.environ:
+        nodes = os.environ.get('SLURM_NODELIST', '')
+        os.environ['MASTER_ADDR'] = subprocess.getoutput(
+            f'scontrol show hostname {nodes} | head -n1').strip()
+
+
 def setup_cpu_distributed(cfg):
     """Data parallel on CPU (gloo) through mmengine 0.10.7's Runner; a no-op
     with CUDA (nccl through mmengine as usual).
@@ -44,11 +74,33 @@ def setup_cpu_distributed(cfg):
     process group is therefore created here with gloo (the Runner then skips
     its own init) and the wrapper gets ``device_ids=None``. SyncBN needs
     CUDA, so it becomes BN (statistics per process), which is logged.
+
+    The rank, world size and rendezvous address come from the environment:
+    ``torchrun`` (``tools/dist_train.sh``) sets ``RANK``, ``WORLD_SIZE``,
+    ``MASTER_ADDR`` and ``MASTER_PORT``; with ``cfg.launcher == 'slurm'``
+    they are derived from Slurm's variables as mmengine's ``init_dist``
+    does (:func:`slurm_to_torch_env`).
+
+    Raises:
+        RuntimeError: If a variable the process group needs is not set,
+            naming it (e.g. ``--launcher pytorch`` without torchrun).
     """
     import torch.distributed as dist
     if torch.cuda.is_available():
         return
     if not dist.is_initialized():
+        if cfg.get('launcher') == 'slurm':
+            slurm_to_torch_env()
+        missing = [
+            k for k in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
+            if k not in os.environ
+        ]
+        if missing:
+            raise RuntimeError(
+                f'--launcher {cfg.get("launcher")} on CPU: {missing} not '
+                'set in the environment; start the tool with torchrun '
+                '(tools/dist_train.sh, tools/dist_test.sh) or, for '
+                '--launcher slurm, with srun (tools/slurm_train.sh)')
         dist.init_process_group(
             backend='gloo',
             rank=int(os.environ['RANK']),
