@@ -1,13 +1,20 @@
 # make setup  - create .venv with the pinned stack and mmcrossformer (seconds when done before)
 # make demo   - setup + train RetinaNet/CrossFormer++-S on the embedded COCO-format set, then evaluate
 # make test   - setup + lint (ruff, see ruff.toml) + the test suite
+# STACK=onedl make ...  - the same on the OneDL forks, in .venv-onedl
+#                         (docs/en/installation.md#the-onedl-stack)
+STACK ?= openmmlab
+ifeq ($(STACK),onedl)
+PY := .venv-onedl/bin/python
+else
 PY := .venv/bin/python
+endif
 DEMO_CFG := configs/retinanet_crossformerpp_s_coco_demo.py
 DEMO_DIR := work_dirs/demo
 
 .PHONY: setup demo test test-all
 setup:
-	bash scripts/setup.sh
+	STACK=$(STACK) bash scripts/setup.sh
 
 # each step prints its wall time; training and testing show a progress bar
 demo: setup

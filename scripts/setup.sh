@@ -2,21 +2,44 @@
 # Create ./.venv and install the whole pinned stack plus this package (editable).
 #
 # Usage: bash scripts/setup.sh            (idempotent: a second run takes seconds)
-# Env:   VENV=path           virtual environment to use (default: .venv)
+#        STACK=onedl bash scripts/setup.sh   the maintained OneDL forks instead
+# Env:   STACK=openmmlab|onedl  which OpenMMLab stack (default: openmmlab, the
+#                            upstream packages pinned in constraints.txt;
+#                            onedl: the forks pinned in constraints-onedl.txt)
+#        VENV=path           virtual environment to use (default: .venv, or
+#                            .venv-onedl for STACK=onedl)
 #        MMCF_CACHE=path     where built mmcv wheels are kept (default: ~/.cache/mmcrossformer)
 #        PYTHON=python3.11   interpreter used to create the venv
 #
 # mmcv 2.1.0 only ships as an sdist on PyPI; it is compiled here with its CPU
 # ops (nms, RoIAlign, sigmoid focal loss, ... needed by mmdet). The built wheel
 # is cached in a folder named after the exact torch version, python tag and
-# machine, so it is never reused against a different torch ABI.
+# machine, so it is never reused against a different torch ABI. The OneDL
+# stack does the same with onedl-mmcv 2.3.6 (also an sdist only).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$(pwd)
-VENV=${VENV:-$ROOT/.venv}
+STACK=${STACK:-openmmlab}
 PYTHON=${PYTHON:-python3}
 CACHE=${MMCF_CACHE:-$HOME/.cache/mmcrossformer}
-CONSTRAINTS=$ROOT/requirements/constraints.txt
+case "$STACK" in
+    openmmlab)
+        VENV=${VENV:-$ROOT/.venv}
+        CONSTRAINTS=$ROOT/requirements/constraints.txt
+        RUNTIME=requirements/runtime.txt
+        MMCV_DIST=mmcv MMCV_WHEEL=mmcv MMCV_VERSION=2.1.0 MMENGINE_DIST=mmengine ;;
+    onedl)
+        VENV=${VENV:-$ROOT/.venv-onedl}
+        CONSTRAINTS=$ROOT/requirements/constraints-onedl.txt
+        RUNTIME=requirements/runtime-onedl.txt
+        MMCV_DIST=onedl-mmcv MMCV_WHEEL=onedl_mmcv MMCV_VERSION=2.3.6 MMENGINE_DIST=onedl-mmengine ;;
+    *)
+        echo "[setup] STACK=$STACK is not a stack; use STACK=openmmlab (default) or STACK=onedl" >&2
+        exit 2 ;;
+esac
+# setup.py picks the requirement names of the stack from this (pip builds
+# the editable install without isolation, so it would find the forks too)
+export MMCF_STACK=$STACK
 STAMP=$VENV/.mmcrossformer-setup
 
 fingerprint() {
@@ -54,26 +77,28 @@ $PIP install -q -c "$CONSTRAINTS" torch torchvision
 
 TORCH_VERSION=$($PY -c "import torch; print(torch.__version__)")
 PYTAG=$($PY -c "import sys; print(f'cp{sys.version_info[0]}{sys.version_info[1]}')")
-MMCV_DIR=$CACHE/mmcv-2.1.0-torch-${TORCH_VERSION//+/_}-$PYTAG-$(uname -m)
+MMCV_DIR=$CACHE/$MMCV_DIST-$MMCV_VERSION-torch-${TORCH_VERSION//+/_}-$PYTAG-$(uname -m)
+# the upstream folder keeps its old name (mmcv-2.1.0-torch-...), so caches
+# filled before the OneDL option still serve
 
-step "mmcv 2.1.0 with its ops"
-if $PY -c "import mmcv, mmcv.ops, sys; sys.exit(mmcv.__version__ != '2.1.0')" 2>/dev/null; then
-    echo "[setup] mmcv 2.1.0 with ops already installed"
+step "$MMCV_DIST $MMCV_VERSION with its ops"
+if $PY -c "import importlib.metadata as m, mmcv, mmcv.ops, sys; sys.exit(m.version('$MMCV_DIST') != '$MMCV_VERSION')" 2>/dev/null; then
+    echo "[setup] $MMCV_DIST $MMCV_VERSION with ops already installed"
 else
-    if ! ls "$MMCV_DIR"/mmcv-2.1.0-*.whl >/dev/null 2>&1; then
-        echo "[setup] building mmcv 2.1.0 with CPU ops against torch $TORCH_VERSION (several minutes)"
+    if ! ls "$MMCV_DIR"/$MMCV_WHEEL-$MMCV_VERSION-*.whl >/dev/null 2>&1; then
+        echo "[setup] building $MMCV_DIST $MMCV_VERSION with CPU ops against torch $TORCH_VERSION (several minutes)"
         mkdir -p "$MMCV_DIR"
         # mmcv's setup.py imports these at build time
-        $PIP install -q -c "$CONSTRAINTS" mmengine packaging
+        $PIP install -q -c "$CONSTRAINTS" $MMENGINE_DIST packaging
         MMCV_WITH_OPS=1 MAX_JOBS=${MAX_JOBS:-$(nproc)} $PIP wheel --no-cache-dir \
-            --no-build-isolation --no-deps -c "$CONSTRAINTS" -w "$MMCV_DIR.tmp" mmcv==2.1.0
-        mv "$MMCV_DIR.tmp"/mmcv-2.1.0-*.whl "$MMCV_DIR"/ && rm -rf "$MMCV_DIR.tmp"
+            --no-build-isolation --no-deps -c "$CONSTRAINTS" -w "$MMCV_DIR.tmp" $MMCV_DIST==$MMCV_VERSION
+        mv "$MMCV_DIR.tmp"/$MMCV_WHEEL-$MMCV_VERSION-*.whl "$MMCV_DIR"/ && rm -rf "$MMCV_DIR.tmp"
     fi
-    $PIP install -q --no-deps --force-reinstall "$MMCV_DIR"/mmcv-2.1.0-*.whl
+    $PIP install -q --no-deps --force-reinstall "$MMCV_DIR"/$MMCV_WHEEL-$MMCV_VERSION-*.whl
 fi
 
 step "OpenMMLab stack, test tools and mmcrossformer (editable)"
-$PIP install -q -c "$CONSTRAINTS" -r requirements/runtime.txt -r requirements/tests.txt
+$PIP install -q -c "$CONSTRAINTS" -r $RUNTIME -r requirements/tests.txt
 $PIP install -q -c "$CONSTRAINTS" --no-build-isolation -e .
 
 step "mmdeploy 1.3.1 (requirements/deploy.txt; without its protobuf<=3.20.2 pin)"

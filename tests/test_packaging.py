@@ -26,12 +26,14 @@ def ignore(folder, names):
 
 def build_wheel(src, out):
     """``pip wheel`` of a copy of the checkout (building rewrites
-    ``mmcrossformer/.mim``, so the checkout itself is left alone)."""
+    ``mmcrossformer/.mim``, so the checkout itself is left alone). Without
+    MMCF_STACK, so setup.py detects the installed stack itself."""
+    env = {k: v for k, v in os.environ.items() if k != 'MMCF_STACK'}
     proc = subprocess.run(
         [sys.executable, '-m', 'pip', 'wheel', '--no-deps',
          '--no-build-isolation', '--disable-pip-version-check', '-q', '-w',
          out, src],
-        capture_output=True, text=True, timeout=600)
+        capture_output=True, text=True, timeout=600, env=env)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     wheels = [f for f in os.listdir(out) if f.endswith('.whl')]
     assert len(wheels) == 1, wheels
@@ -185,28 +187,105 @@ def test_metafiles_in_mmpretrain_form():
     assert dense == {'FLOPs': 753840000000, 'Parameters': 36600000}
 
 
-def test_mim_extra_matches_runtime_ranges():
-    """requirements/mminstall.txt (the `mim` extra) carries mmcv and the same
-    OpenMMLab ranges as install_requires; mmcv stays out of those."""
+def _read_requirements(name):
     from packaging.requirements import Requirement
+    with open(osp.join(REPO, 'requirements', name)) as f:
+        lines = (ln.split('#')[0].strip() for ln in f)
+        return {r.name: r.specifier
+                for r in map(Requirement, filter(None, lines))}
 
-    def read(name):
-        with open(osp.join(REPO, 'requirements', name)) as f:
-            lines = (ln.split('#')[0].strip() for ln in f)
-            return {r.name: r.specifier
-                    for r in map(Requirement, filter(None, lines))}
 
-    mim, runtime = read('mminstall.txt'), read('runtime.txt')
-    assert 'mmcv' in mim and 'mmcv' not in runtime
-    for name in ('mmengine', 'mmdet', 'mmsegmentation', 'mmpretrain'):
-        assert mim[name] == runtime[name], name
-    # the pinned, tested stack is inside the ranges
+def _read_pins(name):
     pins = {}
-    with open(osp.join(REPO, 'requirements', 'constraints.txt')) as f:
+    with open(osp.join(REPO, 'requirements', name)) as f:
         for line in f:
             line = line.split('#')[0].strip()
             if '==' in line:
-                name, version = line.split('==')
-                pins[name] = version
-    for name, spec in mim.items():
-        assert pins[name] in spec, (name, pins[name], str(spec))
+                dist, version = line.split('==')
+                pins[dist] = version
+    return pins
+
+
+# stack: (install_requires, `mim` extra, pins), the files setup.py and
+# scripts/setup.sh use for it
+STACK_FILES = {
+    'openmmlab': ('runtime.txt', 'mminstall.txt', 'constraints.txt'),
+    'onedl': ('runtime-onedl.txt', 'mminstall-onedl.txt',
+              'constraints-onedl.txt'),
+}
+
+
+@pytest.mark.parametrize('stack', sorted(STACK_FILES))
+def test_mim_extra_matches_runtime_ranges(stack):
+    """requirements/mminstall*.txt (the `mim` extra) carries mmcv and the
+    same OpenMMLab ranges as install_requires; mmcv stays out of those.
+    Each stack's files name only its own distributions, and its pinned,
+    tested set is inside its ranges."""
+    from mmcrossformer.utils.compat import DISTRIBUTIONS
+    runtime_file, mim_file, pins_file = STACK_FILES[stack]
+    mim, runtime = _read_requirements(mim_file), _read_requirements(
+        runtime_file)
+    own = DISTRIBUTIONS[stack]
+    other = next(d for s, d in DISTRIBUTIONS.items() if s != stack)
+    assert set(mim) == set(own.values())
+    assert own['mmcv'] not in runtime
+    for module, dist in own.items():
+        if module != 'mmcv':
+            assert mim[dist] == runtime[dist], dist
+    # a requirement on the other stack's name would make pip install it
+    # over this stack's modules
+    assert not set(runtime) & set(other.values()), runtime_file
+    pins = _read_pins(pins_file)
+    assert not set(pins) & set(other.values()), pins_file
+    for dist, spec in mim.items():
+        assert pins[dist] in spec, (dist, pins[dist], str(spec))
+
+
+def _setup_module():
+    """The checkout's setup.py as a module (its setup() call sits under
+    ``__main__``)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        'mmcf_setup', osp.join(REPO, 'setup.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_setup_py_takes_the_requirement_names_of_the_installed_stack(
+        monkeypatch):
+    """Without MMCF_STACK, setup.py picks the stack compat sees; with it,
+    the named one; an unknown name is refused naming it."""
+    from mmcrossformer.utils.compat import installed_stack
+    setup_py = _setup_module()
+    monkeypatch.delenv('MMCF_STACK', raising=False)
+    assert setup_py.detect_stack() == installed_stack()
+    for stack in STACK_FILES:
+        monkeypatch.setenv('MMCF_STACK', stack)
+        assert setup_py.detect_stack() == stack
+        assert setup_py.STACKS[stack] == STACK_FILES[stack][:2]
+    monkeypatch.setenv('MMCF_STACK', 'mmlab')
+    with pytest.raises(ValueError, match="MMCF_STACK='mmlab' is not"):
+        setup_py.detect_stack()
+
+
+def test_wheel_requires_the_installed_stack(built):
+    """The wheel built here (no MMCF_STACK) requires this environment's
+    distributions, never the other stack's: installing it keeps the
+    installed mmengine, mmdet, ... in place."""
+    from packaging.requirements import Requirement
+
+    from mmcrossformer.utils.compat import DISTRIBUTIONS, installed_stack
+    _, wheel = built
+    with zipfile.ZipFile(wheel) as zf:
+        meta = next(n for n in zf.namelist()
+                    if n.endswith('.dist-info/METADATA'))
+        lines = zf.read(meta).decode().splitlines()
+    requires = [Requirement(ln.split(':', 1)[1].strip()) for ln in lines
+                if ln.startswith('Requires-Dist:')]
+    core = {r.name for r in requires if r.marker is None}
+    stack = installed_stack()
+    other = next(d for s, d in DISTRIBUTIONS.items() if s != stack)
+    own = set(DISTRIBUTIONS[stack].values()) - {DISTRIBUTIONS[stack]['mmcv']}
+    assert own <= core, core
+    assert not {r.name for r in requires} & set(other.values()), requires
