@@ -1,5 +1,5 @@
 # CrossViT-15† at 384, ImageNet-1K classification (the 224 recipe in
-# crossvit_tiny_in1k.py, fine-tuned at the larger resolution).
+# _base_/crossvit_in1k.py, fine-tuned at the larger resolution).
 # Geometry of the official 384 model (IBM/CrossViT models/crossvit.py
 # crossvit_15_dagger_384: img_size=[408, 384]; timm crossvit_15_dagger_408):
 # 408-pixel input, the small-patch branch sees it as it is (34 x 34 patches
@@ -23,7 +23,7 @@ model = dict(backbone=dict(img_size=408, branch_img_sizes=(408, 384)))
 # the official crossvit_15_dagger_224.pth); None starts from scratch
 load_from = None
 
-# as crossvit_tiny_in1k.py, at 408
+# as _base_/crossvit_in1k.py, at 408
 bgr_mean = [103.53, 116.28, 123.675]
 bgr_std = [57.375, 57.12, 58.395]
 train_pipeline = [

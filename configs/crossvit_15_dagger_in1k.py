@@ -1,5 +1,5 @@
-# CrossViT-15†, ImageNet-1K classification (recipe in crossvit_tiny_in1k.py).
+# CrossViT-15†, ImageNet-1K classification (recipe in _base_/crossvit_in1k.py).
 # Paper (Table 2): 82.3 top-1.
-_base_ = './crossvit_tiny_in1k.py'
+_base_ = './_base_/crossvit_in1k.py'
 model = dict(
     backbone=dict(arch='15-dagger'), head=dict(in_channels=(192, 384)))

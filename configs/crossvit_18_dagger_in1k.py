@@ -1,6 +1,6 @@
-# CrossViT-18†, ImageNet-1K classification (recipe in crossvit_tiny_in1k.py).
+# CrossViT-18†, ImageNet-1K classification (recipe in _base_/crossvit_in1k.py).
 # Paper (Table 2): 82.8 top-1.
-_base_ = './crossvit_tiny_in1k.py'
+_base_ = './_base_/crossvit_in1k.py'
 model = dict(
     backbone=dict(arch='18-dagger'), head=dict(in_channels=(224, 448)))
 # Repeated augmentation (3 repeats), enabled for CrossViT-18 only (Sec. 4.1).
