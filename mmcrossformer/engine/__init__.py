@@ -1,8 +1,8 @@
+from ..models.utils.layer_depth import find_layer_depth
 from .hooks import RandomStateHook
 from .layer_decay import (
     OPTIM_WRAPPER_CONSTRUCTORS,
     build_layer_decay_constructor,
-    find_layer_depth,
 )
 from .load_checkpoint_hook import LoadCheckpointHook
 from .optim_wrapper import CPUAutocastOptimWrapper

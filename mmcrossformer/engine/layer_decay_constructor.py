@@ -1,6 +1,7 @@
 """mmpretrain's layer-decay optimizer-wrapper constructor for any model with
-a backbone (imports mmpretrain, hence its own module; see
-:mod:`mmcrossformer.engine.layer_decay`)."""
+a backbone. It imports mmpretrain, hence its own module:
+:mod:`mmcrossformer.engine.layer_decay` registers a builder that imports it
+when a config asks for it."""
 from numbers import Real
 from typing import List, Optional
 
@@ -9,7 +10,7 @@ from mmpretrain.engine.optimizers import (
     LearningRateDecayOptimWrapperConstructor,
 )
 
-from .layer_decay import find_layer_depth
+from mmcrossformer.models.utils.layer_depth import find_layer_depth
 
 
 class LayerDecayOptimWrapperConstructor(

@@ -12,7 +12,13 @@ The rules live here as plain functions of the architecture numbers, so that a
 backbone's ``get_layer_depth`` method is one line and the rules can be tested
 without building a model.
 """
-from typing import Sequence, Tuple
+from functools import partial
+from typing import Callable, Sequence, Tuple
+
+import torch.nn as nn
+
+#: ``param_name -> (depth, num_layers)``
+LayerDepthFn = Callable[[str], Tuple[int, int]]
 
 
 def _split(param_name: str, prefix: str):
@@ -154,3 +160,40 @@ def crossvit_layer_depth(param_name: str,
         f'{prefix!r}: patch_embeds.*, cls_tokens.*, pos_embeds.*, '
         f'encoders.<k>.branches.<b>.<l>.*, encoders.<k>.fusions.* or '
         f'norms.*)')
+
+
+def find_layer_depth(model: nn.Module,
+                     prefix: str = 'backbone.') -> LayerDepthFn:
+    """The depth rule ``name -> (depth, num_layers)`` for a model's params.
+
+    ``model.backbone.get_layer_depth`` with ``prefix`` when the model has a
+    backbone (classifiers, detectors and segmentors with CrossFormer,
+    CrossViT, mmpretrain's ViT / Swin / ...), else ``model.get_layer_depth``
+    (e.g. a bare backbone).
+
+    Args:
+        model (nn.Module): The model (a DDP wrapper is unwrapped).
+        prefix (str): Name prefix of the backbone's parameters.
+            Defaults to ``'backbone.'``.
+
+    Returns:
+        Callable[[str], tuple[int, int]]: Maps a parameter name of ``model``
+        to ``(depth, num_layers)``; names outside the backbone get
+        ``num_layers - 1``.
+
+    Raises:
+        NotImplementedError: If neither has the method (the message names
+            the model's and the backbone's types).
+    """
+    model = getattr(model, 'module', model)
+    backbone = getattr(model, 'backbone', None)
+    if isinstance(backbone, nn.Module) and hasattr(backbone,
+                                                   'get_layer_depth'):
+        return partial(backbone.get_layer_depth, prefix=prefix)
+    if hasattr(model, 'get_layer_depth') and backbone is None:
+        return model.get_layer_depth
+    raise NotImplementedError(
+        f'Layer-wise learning-rate decay needs a depth rule: '
+        f'{type(model).__name__} has no get_layer_depth method and its '
+        f'backbone {type(backbone).__name__} neither; add '
+        f'get_layer_depth(param_name, prefix) to the backbone')
