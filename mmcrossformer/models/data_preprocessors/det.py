@@ -2,12 +2,13 @@
 mmdet)."""
 from mmdet.models.data_preprocessors import DetDataPreprocessor
 
-from . import ValidSizeMixin
+from .valid_size_mixin import ValidSizeMixin
 
 
 class ValidSizeDetDataPreprocessor(ValidSizeMixin, DetDataPreprocessor):
     """``DetDataPreprocessor`` that attaches each image's (h, w) before
-    padding to the batch tensor (see :class:`..ValidSizeMixin`).
+    padding to the batch tensor (see
+    :class:`.valid_size_mixin.ValidSizeMixin`).
 
     Same arguments as mmdet's ``DetDataPreprocessor``.
 

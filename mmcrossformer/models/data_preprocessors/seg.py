@@ -2,13 +2,13 @@
 mmseg)."""
 from mmseg.models.data_preprocessor import SegDataPreProcessor
 
-from . import ValidSizeMixin
+from .valid_size_mixin import ValidSizeMixin
 
 
 class ValidSizeSegDataPreprocessor(ValidSizeMixin, SegDataPreProcessor):
     """``SegDataPreProcessor`` that attaches each image's (h, w) before
     padding (to ``size`` / ``size_divisor`` while training) to the batch
-    tensor (see :class:`..ValidSizeMixin`).
+    tensor (see :class:`.valid_size_mixin.ValidSizeMixin`).
 
     Same arguments as mmseg's ``SegDataPreProcessor``.
 

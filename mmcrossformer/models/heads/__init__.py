@@ -1,19 +1,6 @@
-"""Heads. ``CrossViTClsHead`` subclasses mmpretrain's ``ClsHead``, and
-importing mmpretrain imports mmdet; so it is loaded on first use: the
-registry holds a builder, and the class is reachable as an attribute of this
-package."""
-from mmcrossformer.registry import MODELS
-
-
-@MODELS.register_module(name='CrossViTClsHead')
-def build_crossvit_cls_head(**kwargs):
-    """Build :class:`~.crossvit_head.CrossViTClsHead` (imports mmpretrain).
-
-    Registered as ``CrossViTClsHead``, so configs name it
-    ``type='mmcrossformer.CrossViTClsHead'``.
-    """
-    from .crossvit_head import CrossViTClsHead
-    return CrossViTClsHead(**kwargs)
+"""Heads. ``CrossViTClsHead`` imports mmpretrain, so it is loaded on first use
+(the registry holds a builder, :mod:`.builders`)."""
+from .builders import build_crossvit_cls_head
 
 
 def __getattr__(name):
