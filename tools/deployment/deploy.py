@@ -19,6 +19,8 @@ import os.path as osp
 import sys
 import time
 
+from mmengine.config import DictAction
+
 
 def parse_args():
     parser = argparse.ArgumentParser(
@@ -37,7 +39,7 @@ def parse_args():
     parser.add_argument('--show-out', default=None,
                         help='write ONNX Runtime\'s prediction drawn on '
                         'the test image to this file')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         metavar='KEY=VALUE',
                         help='override model config keys, e.g. '
                         'model.test_cfg.score_thr=0.3')
@@ -46,24 +48,20 @@ def parse_args():
 
 def main():
     args = parse_args()
+    checkpoint = None if args.checkpoint == 'none' else args.checkpoint
+    for path in (args.img, args.test_img, checkpoint):
+        if path is not None and not osp.isfile(path):
+            sys.exit(f'error: {path} does not exist')
     import mmcv
     from mmdeploy.apis import inference_model, torch2onnx
     from mmdeploy.apis.utils import build_task_processor
     from mmdeploy.utils import load_config
-    from mmengine.config import DictAction
 
     from mmcrossformer.deployment import torchscript_onnx_export
 
     deploy_cfg, model_cfg = load_config(args.deploy_cfg, args.model_cfg)
     if args.cfg_options:
-        parser = argparse.ArgumentParser()
-        parser.add_argument('--o', nargs='+', action=DictAction)
-        model_cfg.merge_from_dict(
-            parser.parse_args(['--o', *args.cfg_options]).o)
-    checkpoint = None if args.checkpoint == 'none' else args.checkpoint
-    for path in (args.img, args.test_img, checkpoint):
-        if path is not None and not osp.isfile(path):
-            sys.exit(f'error: {path} does not exist')
+        model_cfg.merge_from_dict(args.cfg_options)
     save_file = deploy_cfg.onnx_config.save_file
     start = time.perf_counter()
     with torchscript_onnx_export():
