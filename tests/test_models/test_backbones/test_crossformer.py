@@ -237,12 +237,27 @@ def test_init_weights(tmp_path):
 
 
 def test_block_acl_has_no_residual():
+    """CrossFormer++ Sec. 3.4 / cheerss ``ex_conv`` + ``ex_ln``: the block's
+    output is LN(DWConv3x3(z)) of its residual stream z, with no shortcut
+    around the ACL; written out here with torch.nn.functional, so
+    LN(z + DWConv(z)), a missing norm or the ACL before the MLP all fail."""
+    import torch.nn.functional as F
+    torch.manual_seed(0)
     blk = CrossFormerBlock(16, 2, 4, 2, 'sda', use_acl=True).eval()
+    with torch.no_grad():  # non-trivial affine norm and conv bias
+        for param in blk.acl.parameters():
+            param.copy_(torch.randn_like(param))
     x = torch.randn(1, 8, 8, 16)
-    out = blk(x)
-    # ACL ends with a LayerNorm: per-token zero mean, unit variance
-    torch.testing.assert_close(
-        out.mean(-1), torch.zeros(1, 8, 8), atol=1e-5, rtol=0)
+    with torch.no_grad():
+        z = x + blk.attn(blk.norm1(x))
+        z = z + blk.ffn(blk.norm2(z), identity=0)
+        conv = F.conv2d(z.permute(0, 3, 1, 2), blk.acl.conv.weight,
+                        blk.acl.conv.bias, padding=1, groups=16)
+        expected = F.layer_norm(conv.permute(0, 2, 3, 1), (16, ),
+                                blk.acl.norm.weight, blk.acl.norm.bias,
+                                eps=blk.acl.norm.eps)
+        out = blk(x)
+    torch.testing.assert_close(out, expected, atol=1e-5, rtol=1e-5)
 
 
 def test_final_norm_only_on_last_stage():
