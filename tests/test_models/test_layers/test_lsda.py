@@ -9,17 +9,32 @@ from mmcrossformer.models.layers import LSDAttention
 
 
 def naive_lsda(attn: LSDAttention, x: torch.Tensor) -> torch.Tensor:
-    """L/SDA by its definition: full attention over the unpadded map where
-    a key is visible iff it is in the query's group; DPB from the tokens'
-    coordinates inside the group."""
+    """L/SDA by its definition (CrossFormer Sec. 3.2.1; cheerss
+    ``CrossFormerBlock.forward``): full attention over the unpadded map
+    where a key is visible iff it is in the query's group; DPB from the
+    tokens' offsets inside the group.
+
+    Groups, from the paper and not from the layer's helpers: a map whose
+    shorter side is at most G is one group (the official code then runs SDA
+    with one group over the padded map); SDA groups G x G adjacent tokens,
+    tiled from the top-left; LDA groups the tokens of each (G*I) x (G*I)
+    block that share (y mod I, x mod I), I the interval.
+    """
     b, h, w, c = x.shape
-    gh, gw, it = attn.group_shape(h, w)
+    size, interval = attn.group_size, attn.interval
     ys, xs = torch.meshgrid(torch.arange(h), torch.arange(w), indexing='ij')
     ys, xs = ys.flatten(), xs.flatten()
-    group = ((ys // (gh * it)) * 10**6 + (ys % it) * 10**4 +
-             (xs // (gw * it)) * 10**2 + xs % it)
-    py, px = (ys % (gh * it)) // it, (xs % (gw * it)) // it
-    same = group[:, None] == group[None, :]
+    zero = torch.zeros_like(ys)
+    if min(h, w) <= size:
+        group, py, px = [zero, zero], ys, xs
+    elif attn.mode == 'sda':
+        group, py, px = [ys // size, xs // size], ys % size, xs % size
+    else:
+        span = size * interval
+        group = [ys // span, xs // span, ys % interval, xs % interval]
+        py, px = (ys % span) // interval, (xs % span) // interval
+    group = torch.stack(group, -1)
+    same = (group[:, None] == group[None, :]).all(-1)
     rel = torch.stack([py[:, None] - py[None, :], px[:, None] - px[None, :]],
                       -1).to(x.dtype)
     dpb = attn.dpb
