@@ -6,7 +6,6 @@ import torch
 import torch.nn.functional as F
 
 from mmcrossformer.models import CrossViT
-from mmcrossformer.models.layers import resize_pos_embed
 
 ARCHS = ['tiny', 'small', 'base', '9', '15', '18', '9-dagger', '15-dagger',
          '18-dagger']
@@ -191,8 +190,13 @@ def test_load_resizes_pos_embed_of_other_grid():
     state['pos_embeds.0'] = torch.randn(1, 1 + 34 * 34, 16)
     state['pos_embeds.1'] = torch.randn(1, 1 + 24 * 24, 32)
     model.load_state_dict(state, strict=True)
-    ref = resize_pos_embed(state['pos_embeds.1'], (24, 24), (14, 14))
-    torch.testing.assert_close(model.pos_embeds[1].data, ref)
+    # timm's resample_abs_pos_embed: CLS kept, the grid resized bicubically
+    pos = state['pos_embeds.1']
+    grid = pos[:, 1:].reshape(1, 24, 24, 32).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(14, 14), mode='bicubic',
+                         align_corners=False).flatten(2).transpose(1, 2)
+    torch.testing.assert_close(model.pos_embeds[1].data,
+                               torch.cat([pos[:, :1], grid], 1))
     state['pos_embeds.0'] = torch.randn(1, 1 + 33, 16)  # not square
     with pytest.raises(RuntimeError, match='pos_embeds.0'):
         model.load_state_dict(state)

@@ -12,7 +12,6 @@ from mmcrossformer.models.data_preprocessors import (
     attach_valid_sizes,
     get_valid_sizes,
 )
-from mmcrossformer.models.layers import resize_pos_embed
 
 LINEAR = dict(
     embed_dims=(16, 32), depths=(1, 2), num_heads=(2, 4), mlp_ratios=(2, 2),
@@ -68,8 +67,14 @@ def test_small_branch_sees_padded_input_at_1_5x():
 
 def test_position_codes_depend_only_on_token_index():
     model = dense(dense_pos_size=96)  # r = 12 (stride 8), 6 (stride 16)
-    table = resize_pos_embed(model.pos_embeds[0], model.pos_grids[0],
-                             (12, 12)).detach()
+    # the released table (CLS + grid) with its grid resized bicubically to
+    # the 12 x 12 tokens of dense_pos_size
+    pos = model.pos_embeds[0].detach()
+    (gh, gw), dims = model.pos_grids[0], pos.shape[-1]
+    grid = pos[:, 1:].reshape(1, gh, gw, dims).permute(0, 3, 1, 2)
+    grid = F.interpolate(grid, size=(12, 12), mode='bicubic',
+                         align_corners=False).flatten(2).transpose(1, 2)
+    table = torch.cat([pos[:, :1], grid], 1)
     small = model.dense_pos_embed(0, (5, 7)).detach()
     big = model.dense_pos_embed(0, (12, 12)).detach()
     torch.testing.assert_close(big, table)
