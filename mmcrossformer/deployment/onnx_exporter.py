@@ -4,12 +4,13 @@ mmdeploy 1.3.1 exports through ``torch.onnx.export`` and builds on the
 TorchScript exporter: its rewriters patch ``torch.onnx`` symbolic
 functions, its custom ops are TorchScript ``symbolic`` methods, and it
 reads the traced graph. From torch 2.9 on, ``torch.onnx.export`` defaults
-to the dynamo exporter (``dynamo=True``), which ignores all of that and
-fails on mmdeploy's models. torch 2.9 also moved the TorchScript
-exporter's symbolic functions to ``torch.onnx._internal`` and keeps only
-their public names in ``torch.onnx.symbolic_opset9`` and friends, while
-mmdeploy's RoIAlign symbolic (Mask R-CNN's RoI heads, ONNX Runtime) imports
-the private ``torch.onnx.symbolic_opset9._cast_Long``.
+to the dynamo exporter (``dynamo=True``), which ignores all of that (on
+the CrossFormer++-S classifier it had not finished after 15 minutes).
+torch 2.9 also moved the TorchScript exporter's symbolic functions to
+``torch.onnx._internal`` and keeps only their public names in
+``torch.onnx.symbolic_opset9`` and friends, while mmdeploy's RoIAlign
+symbolic (Mask R-CNN's RoI heads, ONNX Runtime) imports the private
+``torch.onnx.symbolic_opset9._cast_Long``.
 :func:`torchscript_onnx_export` switches the default back and puts the
 private names mmdeploy needs back in place, for the duration of a ``with``
 block; mmdeploy's files are not touched.
@@ -46,7 +47,7 @@ def _restore_moved_symbolics() -> List[Tuple[object, str]]:
     """Set the names of ``_MOVED_SYMBOLICS`` that the public modules lack.
 
     Returns:
-        list[tuple[module, str]]: What was set, for :func:`_remove`.
+        list[tuple[module, str]]: What was set, to be deleted on exit.
     """
     added = []
     for public, name, private in _MOVED_SYMBOLICS:

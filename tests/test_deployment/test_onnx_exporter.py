@@ -57,3 +57,14 @@ def test_importing_the_package_does_not_import_mmdeploy():
     out = subprocess.run([sys.executable, '-c', code], capture_output=True,
                          text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == 'False'
+
+
+def test_block_restores_the_symbolic_helper_mmdeploy_imports():
+    """mmdeploy's RoIAlign symbolic imports _cast_Long from the public
+    module, which torch 2.9 no longer fills."""
+    import torch.onnx.symbolic_opset9 as public
+    had = hasattr(public, '_cast_Long')
+    with torchscript_onnx_export():
+        from torch.onnx.symbolic_opset9 import _cast_Long
+        assert callable(_cast_Long)
+    assert hasattr(public, '_cast_Long') == had
