@@ -11,8 +11,8 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import CONFIGS, REPO, TOOLS
 from mmcrossformer.models import CrossFormer
+from mmcrossformer.testing import CONFIGS, REPO, TOOLS
 from mmcrossformer.utils.config_check import (
     check_data_roots,
     check_in_channels,

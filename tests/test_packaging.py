@@ -8,7 +8,7 @@ import zipfile
 
 import pytest
 
-from conftest import REPO
+from mmcrossformer.testing import REPO
 
 # top-level entries of the checkout left out of the copy
 IGNORED = ('.git', '.venv', 'build', 'dist', 'work_dirs', 'data', 'tests',

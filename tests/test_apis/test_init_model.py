@@ -8,8 +8,8 @@ import torch
 from mmengine.config import Config
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from conftest import CONFIGS
 from mmcrossformer.apis import build_model, init_model
+from mmcrossformer.testing import CONFIGS
 
 
 def _classifier_cfg(**backbone):

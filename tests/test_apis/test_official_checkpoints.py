@@ -28,12 +28,12 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import CONFIGS, REPO
 from mmcrossformer.apis import build_model, init_model
 from mmcrossformer.models.utils.ckpt_convert import (
     crossformer_converter,
     crossvit_converter,
 )
+from mmcrossformer.testing import CONFIGS, REPO
 
 KEYS = json.load(
     gzip.open(

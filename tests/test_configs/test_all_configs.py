@@ -7,10 +7,9 @@ import os.path as osp
 import pytest
 import torch
 from mmengine.config import Config
-from mmengine.model import revert_sync_batchnorm
-from mmengine.registry import init_default_scope
 
-from conftest import CONFIGS
+from mmcrossformer.testing import CONFIGS
+from mmcrossformer.testing import build_config_model as build
 
 ALL = sorted(
     osp.basename(p) for p in glob.glob(osp.join(CONFIGS, '*.py')))
@@ -109,24 +108,6 @@ def _few_proposals(model, num=16):
     2000 proposals of the COCO settings): keep ``num`` per image."""
     model.rpn_head.test_cfg.update(nms_pre=num, max_per_img=num)
     model.train_cfg.rpn_proposal.update(nms_pre=num, max_per_img=num)
-
-
-def build(name):
-    cfg = Config.fromfile(osp.join(CONFIGS, name))
-    init_default_scope(cfg.default_scope)
-    import mmcrossformer  # noqa: F401 (custom_imports does this in Runner)
-    registry = {
-        'mmdet': 'mmdet.registry',
-        'mmseg': 'mmseg.registry',
-        'mmpretrain': 'mmpretrain.registry'
-    }[cfg.default_scope]
-    import importlib
-    models = importlib.import_module(registry).MODELS
-    model_cfg = cfg.model
-    if cfg.get('data_preprocessor') is not None:  # as mmengine's Runner
-        model_cfg.setdefault('data_preprocessor', cfg.data_preprocessor)
-    model = revert_sync_batchnorm(models.build(model_cfg))
-    return cfg, model
 
 
 @pytest.mark.parametrize('name', ALL)

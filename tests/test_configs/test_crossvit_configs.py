@@ -10,7 +10,7 @@ from mmengine.config import Config
 from mmengine.model import revert_sync_batchnorm
 from mmengine.registry import init_default_scope
 
-from conftest import CONFIGS
+from mmcrossformer.testing import CONFIGS
 
 CLS = {
     'tiny': ('tiny', (96, 192)), 'small': ('small', (192, 384)),

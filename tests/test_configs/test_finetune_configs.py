@@ -10,7 +10,7 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
-from conftest import CONFIGS
+from mmcrossformer.testing import CONFIGS
 
 CROSSFORMERPP_S = 'checkpoints/crossformerpp-s.pth'
 CROSSVIT_15_DAGGER = ('https://github.com/IBM/CrossViT/releases/download/'

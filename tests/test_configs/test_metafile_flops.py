@@ -12,8 +12,8 @@ import pytest
 import yaml
 from mmengine.config import Config
 
-from conftest import CONFIGS
 from mmcrossformer.apis.flops import DEFAULT_SHAPES, get_flops
+from mmcrossformer.testing import CONFIGS
 
 REPO = osp.dirname(CONFIGS)
 FAMILIES = ('crossformer', 'crossformerpp', 'crossvit')

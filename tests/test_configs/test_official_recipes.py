@@ -22,9 +22,9 @@ import torch
 import yaml
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
-from test_all_configs import build
 
-from conftest import CONFIGS, REPO, TOOLS
+from mmcrossformer.testing import CONFIGS, REPO, TOOLS
+from mmcrossformer.testing import build_config_model as build
 
 TABLE = osp.join(REPO, 'tests', 'data', 'official_recipes.yml')
 ROWS = yaml.safe_load(open(TABLE))

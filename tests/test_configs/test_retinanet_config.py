@@ -4,7 +4,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import CONFIGS
+from mmcrossformer.testing import CONFIGS
 
 CONFIG = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco.py')
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import CONFIGS
+from mmcrossformer.testing import CONFIGS
 
 timm = pytest.importorskip('timm')
 

@@ -3,7 +3,7 @@ allocated memory, the command line with ``--amp`` and ``--no-tf32``."""
 import torch
 from cuda_utils import CUDA_MARKS
 
-from conftest import CONFIGS, run_tool
+from mmcrossformer.testing import CONFIGS, run_tool
 from mmcrossformer.utils import benchmark as helpers
 
 pytestmark = CUDA_MARKS

@@ -23,7 +23,7 @@ import pytest
 import torch
 from cuda_utils import CUDA_MARKS
 
-from conftest import CONFIGS, REPO, TOOLS, run_tool
+from mmcrossformer.testing import CONFIGS, REPO, TOOLS, run_tool
 
 pytestmark = CUDA_MARKS
 

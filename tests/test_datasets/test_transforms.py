@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from mmengine.config import Config
 
-from conftest import CONFIGS, TOOLS
+from mmcrossformer.testing import CONFIGS, TOOLS
 
 
 def build_seg_transform(cfg):

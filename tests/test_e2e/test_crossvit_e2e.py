@@ -14,7 +14,14 @@ import sys
 
 import pytest
 
-from conftest import CONFIGS, REPO, TOOLS, assert_learns, losses_of, run_tool
+from mmcrossformer.testing import (
+    CONFIGS,
+    REPO,
+    TOOLS,
+    assert_learns,
+    losses_of,
+    run_tool,
+)
 
 # one fixed batch (the first two images, no flipping)
 COMMON = ['randomness.seed=0', 'default_hooks.logger.interval=1',

@@ -15,7 +15,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import CONFIGS, TOOLS, run_tool
+from mmcrossformer.testing import CONFIGS, TOOLS, run_tool
 
 RETINANET = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco_demo.py')
 MASK_RCNN = osp.join(CONFIGS, 'mask_rcnn_crossformerpp_s_coco_demo.py')

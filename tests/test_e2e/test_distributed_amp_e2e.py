@@ -6,9 +6,14 @@ import re
 import subprocess
 import sys
 
-from test_detection_e2e import KEEP_ALL_BOXES, data_options
-
-from conftest import CONFIGS, REPO, TOOLS, run_tool
+from mmcrossformer.testing import (
+    CONFIGS,
+    KEEP_ALL_BOXES,
+    REPO,
+    TOOLS,
+    coco_data_options,
+    run_tool,
+)
 
 DEMO = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco_demo.py')
 
@@ -23,7 +28,7 @@ def test_dist_train_two_processes(demo_coco, tmp_path):
          'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
          'train_dataloader.persistent_workers=False',
          'default_hooks.logger.interval=1', 'train_cfg.val_interval=5',
-         *data_options(demo_coco)],
+         *coco_data_options(demo_coco)],
         cwd=REPO, env=env, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT, text=True, timeout=900)
     out = proc.stdout
@@ -39,7 +44,7 @@ def test_amp_training_on_cpu(demo_coco, tmp_path):
         'train.py', DEMO, '--amp', '--work-dir', str(tmp_path / 'work'),
         '--cfg-options', 'train_cfg.max_epochs=1', 'train_cfg.val_interval=1',
         'train_dataloader.batch_size=4', 'default_hooks.logger.interval=1',
-        KEEP_ALL_BOXES, *data_options(demo_coco),
+        KEEP_ALL_BOXES, *coco_data_options(demo_coco),
         # the embedded images' own size: bf16 convolutions are slow on a
         # CPU without native bf16 instructions
         'train_dataloader.dataset.pipeline.2.scale=(160,128)',

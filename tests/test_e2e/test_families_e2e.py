@@ -9,9 +9,16 @@ import sys
 
 import numpy as np
 from PIL import Image
-from test_detection_e2e import data_options, overfit_options
 
-from conftest import CONFIGS, TOOLS, assert_learns, losses_of, run_tool
+from mmcrossformer.testing import (
+    CONFIGS,
+    TOOLS,
+    assert_learns,
+    coco_data_options,
+    coco_overfit_options,
+    losses_of,
+    run_tool,
+)
 
 # Floors on the training images, far above an untrained model's value and
 # below the value measured after the test's training (fixed seeds):
@@ -60,9 +67,9 @@ def test_mask_rcnn_bbox_and_segm(demo_coco, tmp_path):
     keep_all = 'model.test_cfg.rcnn.score_thr=0.0'
     train, test, _ = _train_and_test(
         config, str(tmp_path / 'work'), [
-            *overfit_options(demo_coco, 6), keep_all,
+            *coco_overfit_options(demo_coco, 6), keep_all,
             'optim_wrapper.optimizer.lr=1e-4'
-        ], [*data_options(demo_coco), keep_all])
+        ], [*coco_data_options(demo_coco), keep_all])
     assert_learns(losses_of(train), first=2, last=2)
     assert _metric('coco/bbox_mAP', train) >= MAP_FLOOR, train[-3000:]
     assert _metric('coco/segm_mAP', train) >= MAP_FLOOR, train[-3000:]

@@ -27,7 +27,7 @@ import torch
 from mmengine.config import Config
 from PIL import Image
 
-from conftest import CONFIGS, assert_learns, losses_of, run_tool
+from mmcrossformer.testing import CONFIGS, assert_learns, losses_of, run_tool
 
 # The user's classes: counts and names that no pre-training set has.
 DET_CLASSES = ('bolt', 'nut', 'washer')

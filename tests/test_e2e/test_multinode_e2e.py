@@ -7,9 +7,8 @@ import sys
 import textwrap
 
 import torch
-from test_detection_e2e import data_options
 
-from conftest import CONFIGS, REPO, TOOLS
+from mmcrossformer.testing import CONFIGS, REPO, TOOLS, coco_data_options
 from mmcrossformer.utils.checkpoint import safe_load
 
 DEMO = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco_demo.py')
@@ -58,7 +57,7 @@ def test_two_nodes_on_loopback(demo_coco, tmp_path):
         'train_dataloader.batch_size=2', 'train_dataloader.num_workers=0',
         'train_dataloader.persistent_workers=False',
         'default_hooks.logger.interval=1', 'train_cfg.val_interval=5',
-        *data_options(demo_coco)
+        *coco_data_options(demo_coco)
     ]
     procs, work_dirs = [], []
     for node_rank in (0, 1):

@@ -19,7 +19,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from conftest import CONFIGS, run_tool
+from mmcrossformer.testing import CONFIGS, run_tool
 
 DEMO = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco_demo.py')
 FULL_DROP_PATH = Config.fromfile(

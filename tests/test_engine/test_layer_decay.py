@@ -15,7 +15,7 @@ from mmengine.config import Config, ConfigDict
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 
-from conftest import CONFIGS
+from mmcrossformer.testing import CONFIGS
 
 FINETUNE = osp.join(CONFIGS, 'finetune',
                     'crossformerpp_s_in1k_finetune_llrd.py')

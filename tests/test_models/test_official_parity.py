@@ -35,11 +35,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import REPO, TOOLS
 from mmcrossformer.models.utils.ckpt_convert import (
     crossformer_converter,
     crossvit_converter,
 )
+from mmcrossformer.testing import REPO, TOOLS
 
 sys.path.insert(0, osp.join(TOOLS, 'model_converters'))
 import record_official_fixture as recorder  # noqa: E402

@@ -6,7 +6,6 @@ import re
 import numpy as np
 import torch
 
-from conftest import CONFIGS, run_tool
 from mmcrossformer.analysis import (
     attention_regions,
     block_amplitudes,
@@ -14,6 +13,7 @@ from mmcrossformer.analysis import (
     load_image,
     region_size,
 )
+from mmcrossformer.testing import CONFIGS, run_tool
 
 CONFIG = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco_demo.py')
 

@@ -8,8 +8,8 @@ import sys
 import pytest
 import torch
 
-from conftest import CONFIGS, TOOLS, run_tool
 from mmcrossformer.apis import build_model
+from mmcrossformer.testing import CONFIGS, TOOLS, run_tool
 from mmcrossformer.utils import benchmark as helpers
 
 sys.path.insert(0, osp.join(TOOLS, 'analysis_tools'))

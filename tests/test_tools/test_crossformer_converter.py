@@ -18,7 +18,7 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from conftest import CONFIGS, REPO, TOOLS, run_tool
+from mmcrossformer.testing import CONFIGS, REPO, TOOLS, run_tool
 
 sys.path.insert(0, osp.join(TOOLS, 'model_converters'))
 import crossformer_to_mmcf as converter  # noqa: E402

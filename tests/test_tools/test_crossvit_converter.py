@@ -7,7 +7,7 @@ import sys
 import pytest
 import torch
 
-from conftest import CONFIGS, TOOLS, run_tool
+from mmcrossformer.testing import CONFIGS, TOOLS, run_tool
 
 sys.path.insert(0, osp.join(TOOLS, 'model_converters'))
 import crossvit_to_mmcf as converter  # noqa: E402

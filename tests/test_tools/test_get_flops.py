@@ -4,8 +4,8 @@ import os.path as osp
 
 import pytest
 
-from conftest import CONFIGS, run_tool
 from mmcrossformer.apis import flops as tool
+from mmcrossformer.testing import CONFIGS, run_tool
 
 # (config, params in M, GFLOPs at 224 x 224): CrossFormer (ICLR 2022) and
 # CrossFormer++ (TPAMI 2023) tables, as in cheerss/CrossFormer's README.

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import CONFIGS, TOOLS
+from mmcrossformer.testing import CONFIGS, TOOLS
 
 sys.path.insert(0, osp.join(TOOLS, 'deployment'))
 import pytorch2onnx as tool  # noqa: E402

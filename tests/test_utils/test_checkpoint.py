@@ -13,8 +13,8 @@ from mmengine.config import Config
 from mmengine.model import BaseModel
 from mmengine.runner.checkpoint import CheckpointLoader, _load_checkpoint
 
-from conftest import CONFIGS, run_tool
 from mmcrossformer.apis import build_model, init_model
+from mmcrossformer.testing import CONFIGS, run_tool
 from mmcrossformer.utils import is_trusted, safe_load, trust_file
 
 

@@ -6,7 +6,7 @@ import os.path as osp
 import pytest
 from mmengine.registry import RUNNERS
 
-from conftest import TOOLS
+from mmcrossformer.testing import TOOLS
 from mmcrossformer.utils import is_trusted
 from mmcrossformer.utils.cli import (
     build_runner,

@@ -7,24 +7,10 @@ import torch.nn as nn
 
 from mmcrossformer.models import CrossFormer
 from mmcrossformer.models.backbones.crossformer import CrossFormerBlock
+from mmcrossformer.testing import TINY_CROSSFORMER as TINY
+from mmcrossformer.testing import tiny_crossformer as tiny
 
 ARCHS = ['t', 's', 'b', 'l', 'pp-s', 'pp-b', 'pp-l', 'pp-h']
-TINY = dict(
-    embed_dims=32,
-    depths=[1, 2, 3, 2],
-    num_heads=[1, 2, 4, 8],
-    group_size=[4, 4, 4, 4],
-    interval=[4, 2, 2, 1],
-    use_acl=True)
-
-
-def tiny(**kwargs):
-    kwargs.setdefault('arch', copy.deepcopy(TINY))
-    model = CrossFormer(**kwargs)
-    model.init_weights()
-    return model
-
-
 @pytest.mark.parametrize('arch', ARCHS)
 def test_every_arch_shapes(arch):
     model = CrossFormer(arch=arch).eval()

@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn as nn
 from mmengine.logging import MMLogger
-from test_crossformer import tiny
 
 from mmcrossformer.models import CrossFormer
 from mmcrossformer.models.layers import dpb, lsda
+from mmcrossformer.testing import tiny_crossformer as tiny
 
 
 def clear_table_caches():
