@@ -3,10 +3,13 @@
 The maintained OneDL forks install the same modules as upstream OpenMMLab
 (``mmengine``, ``mmcv``, ``mmdet``, ``mmseg``, ``mmpretrain``) from
 distributions with other names (``onedl-mmengine``, ...), so the module
-alone does not tell them apart; the distribution that owns it does. Nothing
-here imports the OpenMMLab modules themselves, so it is cheap to call
-before they are imported (in ``setup.py``-like code, in tests, in error
-messages).
+alone does not tell them apart; the distribution that owns it does. The
+detection functions import none of the OpenMMLab modules, so they are cheap
+to call before those are imported (in tests, in error messages).
+
+Importing this module (``import mmcrossformer`` does) also runs
+:func:`register_config_packages`, the one place where the stacks behave
+differently for this package (see there).
 """
 from importlib import metadata
 from typing import Dict, Optional, Tuple
@@ -77,3 +80,43 @@ def installed_stack() -> str:
 def is_onedl() -> bool:
     """Whether the OneDL forks are the installed stack."""
     return installed_stack() == 'onedl'
+
+
+def register_config_packages() -> Dict[str, str]:
+    """Let ``mmseg::`` (and ``mmdet::``, ``mmpretrain::``) config bases
+    resolve on the OneDL stack.
+
+    mmengine maps the scope of a base such as
+    ``'mmseg::_base_/datasets/ade20k.py'`` to a distribution name
+    (``mmengine.config.utils.MODULE2PACKAGE``: ``mmseg`` ->
+    ``mmsegmentation``) and refuses the base when that distribution is not
+    installed. Upstream mmengine 0.10.7 asks ``pkg_resources``, which finds
+    ``mmsegmentation``; onedl-mmengine 0.10.12 asks ``importlib.metadata``
+    and, failing that, for a module of that name, so on the OneDL stack
+    (``onedl-mmsegmentation``, module ``mmseg``) every ``mmseg::`` base
+    fails with "mmsegmentation is not installed". Where the mapped
+    distribution is missing and the fork's is installed, the entry is
+    pointed at the fork's; nothing changes on the upstream stack.
+
+    Returns:
+        dict: The entries changed, ``{scope: distribution}`` (empty on the
+        upstream stack).
+    """
+    from mmengine.config import utils as config_utils
+    changed = {}
+    for module in ('mmdet', 'mmseg', 'mmpretrain'):
+        mapped = config_utils.MODULE2PACKAGE.get(module)
+        found = module_distribution(module)
+        if mapped is None or found is None or found[1] == mapped:
+            continue
+        try:
+            metadata.version(mapped)
+            continue  # the mapped distribution is there: leave it
+        except metadata.PackageNotFoundError:
+            pass
+        config_utils.MODULE2PACKAGE[module] = found[1]
+        changed[module] = found[1]
+    return changed
+
+
+register_config_packages()

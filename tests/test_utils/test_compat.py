@@ -59,3 +59,55 @@ def test_onedl_wins_over_a_leftover_upstream_distribution(monkeypatch):
     assert compat.installed_stack() == 'onedl'
     versions.pop('onedl-mmengine')
     assert compat.installed_stack() == 'openmmlab'
+
+
+def test_config_bases_of_every_package_resolve(tmp_path):
+    """``mmdet::``, ``mmseg::`` and ``mmpretrain::`` bases load on the
+    installed stack once mmcrossformer is imported (on OneDL, ``mmseg::``
+    needs :func:`compat.register_config_packages`)."""
+    from mmengine.config import Config
+    from mmengine.config import utils as config_utils
+    cfg_file = tmp_path / 'bases.py'
+    cfg_file.write_text(
+        "_base_ = ['mmdet::_base_/schedules/schedule_1x.py',\n"
+        "          'mmseg::_base_/datasets/ade20k.py',\n"
+        "          'mmpretrain::_base_/default_runtime.py']\n")
+    cfg = Config.fromfile(str(cfg_file))
+    assert cfg.dataset_type == 'ADE20KDataset'
+    assert cfg.train_cfg.type == 'EpochBasedTrainLoop'
+    # every scope maps to a distribution that is installed
+    for module in ('mmdet', 'mmseg', 'mmpretrain'):
+        dist = config_utils.MODULE2PACKAGE[module]
+        assert metadata.version(dist), (module, dist)
+    # nothing left to change on a second call
+    assert compat.register_config_packages() == {}
+
+
+def test_config_packages_point_at_the_forks(monkeypatch):
+    """The branch the OneDL stack takes, run on either stack: with the
+    forks' distributions (and not upstream's) installed, mmengine's scope
+    -> distribution map is pointed at the forks'; upstream's entries, when
+    installed, are left alone."""
+    from mmengine.config import utils as config_utils
+    table = dict(config_utils.MODULE2PACKAGE)
+    monkeypatch.setattr(config_utils, 'MODULE2PACKAGE', table)
+    table.update(mmdet='mmdet', mmseg='mmsegmentation',
+                 mmpretrain='mmpretrain')
+    installed = {'onedl-mmdetection': '3.5.1',
+                 'onedl-mmsegmentation': '1.4.2', 'mmpretrain': '1.2.0'}
+
+    def version(dist):
+        if dist not in installed:
+            raise metadata.PackageNotFoundError(dist)
+        return installed[dist]
+
+    monkeypatch.setattr(compat.metadata, 'version', version)
+    changed = compat.register_config_packages()
+    assert changed == {'mmdet': 'onedl-mmdetection',
+                       'mmseg': 'onedl-mmsegmentation'}
+    assert table['mmseg'] == 'onedl-mmsegmentation'
+    assert table['mmpretrain'] == 'mmpretrain'
+    # the module that mmengine's loader reads is the one changed
+    assert config_utils._get_package_and_cfg_path(
+        'mmseg::_base_/datasets/ade20k.py') == (
+            'onedl-mmsegmentation', '_base_/datasets/ade20k.py')
