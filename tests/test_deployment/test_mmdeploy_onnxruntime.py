@@ -240,3 +240,39 @@ def test_upernet_at_512_is_caught(request, tmp_path_factory):
     stats = dp.compare_label_maps(case['ref'][0], case['out'][0])
     print('upernet 512x512', stats)
     assert stats['agreement'] < LABEL_MAP_MIN_AGREEMENT, stats
+
+
+@pytest.mark.slow
+def test_dynamic_detection_serves_other_sizes(tmp_path):
+    """One RetinaNet CrossFormer++-S graph exported at 320x320 with
+    detection_onnxruntime_dynamic.py matches PyTorch at 320x352 and 448x448
+    (no padding anywhere, the other side of every padding branch), and not
+    at 192x256, below the documented 225-pixel short side (the stride-32
+    map is one group there in PyTorch, two in the graph)."""
+    img = photo()
+    export_cfg = dp.fixed_size_config(
+        osp.join(CONFIGS, CASES['retinanet'][0]), (320, 320))
+    deploy_cfg = dp.load_deploy_config(
+        osp.join(DEPLOY, 'mmdet/detection/detection_onnxruntime_dynamic.py'))
+    ckpt = dp.save_seeded_checkpoint(export_cfg, str(tmp_path / 'w.pth'),
+                                     seed=0, scale=CASES['retinanet'][3])
+    onnx_file, _ = dp.export_with_mmdeploy(img, str(tmp_path), deploy_cfg,
+                                           export_cfg, ckpt)
+    for hw in ((320, 352), (448, 448)):
+        model_cfg = dp.fixed_size_config(
+            osp.join(CONFIGS, CASES['retinanet'][0]), hw)
+        case = dict(
+            name=f'retinanet dynamic at {hw}', model_cfg=model_cfg,
+            imgs=[img], ref=dp.pytorch_predict(model_cfg, ckpt, [img]),
+            out=dp.onnxruntime_predict(deploy_cfg, model_cfg, onnx_file,
+                                       [img]))
+        print(case['name'], check_case(case, 0))
+    small = dp.fixed_size_config(
+        osp.join(CONFIGS, CASES['retinanet'][0]), (192, 256))
+    stats = dp.match_detections(
+        dp.pytorch_predict(small, ckpt, [img])[0],
+        dp.onnxruntime_predict(deploy_cfg, small, onnx_file, [img])[0],
+        small.model.test_cfg.score_thr, small.model.test_cfg.max_per_img,
+        img.shape[:2])
+    print('retinanet dynamic at (192, 256)', stats)
+    assert stats['unmatched'] or stats['max_rel_box_diff'] > BOX_RTOL, stats
