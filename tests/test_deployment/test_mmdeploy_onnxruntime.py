@@ -34,7 +34,8 @@ Matching rules and tolerances (mmcrossformer.testing.deploy_parity):
 Sizes are small (static 320x320 detectors, 192x192 UPerNet, 96x96
 classifier); the default suite runs the classifier, RetinaNet and Mask
 R-CNN with CrossFormer++-S, the ``slow`` lane adds UPerNet, the CrossViT-15†
-RetinaNet and the configs' real sizes (800x1216, 576x576, 224x224).
+RetinaNet, the configs' real sizes (800x1216, 576x576, 224x224) and the
+dynamic detection config.
 """
 import os.path as osp
 
