@@ -4,7 +4,7 @@ import os.path as osp
 
 import pytest
 
-from conftest import REPO, run_tool
+from mmcrossformer.testing.runs import REPO, run_tool
 
 pytest.importorskip('mmdeploy')
 

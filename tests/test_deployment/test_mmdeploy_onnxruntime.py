@@ -46,10 +46,9 @@ pytest.importorskip('mmdeploy')
 pytest.importorskip('onnxruntime')
 
 from mmcrossformer.testing import deploy_parity as dp  # noqa: E402
+from mmcrossformer.testing.runs import CONFIGS  # noqa: E402
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-DEPLOY = osp.join(REPO, 'configs', 'deploy')
-CONFIGS = osp.join(REPO, 'configs')
+DEPLOY = osp.join(CONFIGS, 'deploy')
 
 BOX_RTOL = 1e-3
 SCORE_ATOL = 1e-3
