@@ -19,7 +19,7 @@ import os.path as osp
 import sys
 import time
 
-from mmengine.config import DictAction
+from mmcrossformer.utils.cli import ConfigOptionsAction
 
 
 def parse_args():
@@ -39,7 +39,8 @@ def parse_args():
     parser.add_argument('--show-out', default=None,
                         help='write ONNX Runtime\'s prediction drawn on '
                         'the test image to this file')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+    parser.add_argument('--cfg-options', nargs='+',
+                        action=ConfigOptionsAction,
                         metavar='KEY=VALUE',
                         help='override model config keys, e.g. '
                         'model.test_cfg.score_thr=0.3')
