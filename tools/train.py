@@ -6,6 +6,7 @@ classification configs:
 
     python tools/train.py configs/retinanet_crossformerpp_s_coco.py
     python tools/train.py CONFIG --work-dir DIR --amp --resume
+    python tools/train.py CONFIG --amp-dtype float16   # fp16 + loss scaling
     bash tools/dist_train.sh CONFIG NUM_GPUS
 
 The options shared with tools/test.py (``--work-dir``, ``--cfg-options``,
@@ -30,6 +31,11 @@ def parse_args(argv=None):
         action='store_true',
         help='automatic mixed precision (fp16 on CUDA, bf16 on CPU)')
     parser.add_argument(
+        '--amp-dtype',
+        choices=('float16', 'bfloat16'),
+        help='autocast dtype of --amp (implies --amp); float16 on a CPU '
+        'runs the loss-scaled fp16 path of CUDA AMP, to rehearse a GPU run')
+    parser.add_argument(
         '--auto-scale-lr',
         action='store_true',
         help='scale the lr by total batch size / '
@@ -47,8 +53,8 @@ def parse_args(argv=None):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_tool_config(args, ('train_dataloader', 'val_dataloader'))
-    if args.amp:
-        setup_amp(cfg)
+    if args.amp or args.amp_dtype:
+        setup_amp(cfg, args.amp_dtype)
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or \
                 'base_batch_size' not in cfg.auto_scale_lr:

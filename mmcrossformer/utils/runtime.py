@@ -1,5 +1,6 @@
 """Process-wide runtime settings used by the tools."""
 import os
+from typing import Optional
 
 import torch
 
@@ -20,19 +21,45 @@ def flush_denormals_on_cpu() -> bool:
     return bool(torch.set_flush_denormal(True))
 
 
-def setup_amp(cfg):
-    """Mixed precision: mmengine's AmpOptimWrapper (fp16 + dynamic loss
-    scaling) on CUDA; on CPU, where that wrapper refuses to run, bf16
-    autocast through ``mmcrossformer.CPUAutocastOptimWrapper``."""
+def setup_amp(cfg, dtype: Optional[str] = None) -> None:
+    """Switch ``cfg.optim_wrapper`` to mixed precision (``--amp``).
+
+    * CUDA: mmengine's ``AmpOptimWrapper`` (autocast, dynamic loss scaling
+      unless the config sets ``loss_scale``); ``dtype`` is passed on when
+      given, float16 otherwise.
+    * CPU, where that wrapper refuses to run:
+      ``mmcrossformer.CPUAutocastOptimWrapper``. ``dtype`` None or
+      ``'bfloat16'``: bf16 autocast, no loss scaling (any ``loss_scale`` of
+      the config is dropped). ``'float16'``: fp16 autocast with the
+      config's ``loss_scale``, dynamic by default, i.e. the code paths of a
+      CUDA AMP run (``docs/en/mixed_precision.md``).
+
+    Args:
+        cfg (mmengine.Config): The config; ``optim_wrapper`` is changed in
+            place.
+        dtype (str, optional): ``'float16'``, ``'bfloat16'`` or None (the
+            device's default above). Defaults to None.
+
+    Raises:
+        ValueError: For another ``dtype``.
+    """
+    if dtype not in (None, 'float16', 'bfloat16'):
+        raise ValueError(f"AMP dtype must be 'float16' or 'bfloat16', got "
+                         f'{dtype!r}')
     wrapper = cfg.optim_wrapper
     if torch.cuda.is_available():
         if wrapper.get('type', 'OptimWrapper') != 'AmpOptimWrapper':
             wrapper.type = 'AmpOptimWrapper'
             wrapper.setdefault('loss_scale', 'dynamic')
+        if dtype is not None:
+            wrapper.dtype = dtype
         return
     wrapper.type = 'mmcrossformer.CPUAutocastOptimWrapper'
-    wrapper.pop('loss_scale', None)
-    wrapper.dtype = 'bfloat16'
+    if dtype == 'float16':
+        wrapper.setdefault('loss_scale', 'dynamic')
+    else:
+        wrapper.pop('loss_scale', None)
+    wrapper.dtype = dtype or 'bfloat16'
 
 
 def slurm_to_torch_env() -> None:
