@@ -50,6 +50,7 @@ from ..layers import (
     ffn_forward,
 )
 from ..layers.lsda import _ceil_div
+from ..utils.arch_zoo import CROSSFORMER_ARCH_ZOO
 from ..utils.layer_depth import crossformer_layer_depth
 from .base_backbone import ArchBackbone
 
@@ -364,37 +365,9 @@ class CrossFormer(ArchBackbone):
         >>> [tuple(o.shape) for o in outs]
         [(1, 64, 63, 84), (1, 128, 32, 42), (1, 256, 16, 21), (1, 512, 8, 11)]
     """
-    _cf = dict(
-        group_size=[7, 7, 7, 7], interval=[8, 4, 2, 1], use_acl=False)
-    _pp = dict(
-        group_size=[4, 4, 14, 7], interval=[4, 2, 1, 1], use_acl=True)
-    arch_zoo: Dict[str, dict] = {
-        **dict.fromkeys(['t', 'tiny'], dict(
-            embed_dims=64, depths=[1, 1, 8, 6], num_heads=[2, 4, 8, 16],
-            drop_path_rate=0.1, **_cf)),
-        **dict.fromkeys(['s', 'small'], dict(
-            embed_dims=96, depths=[2, 2, 6, 2], num_heads=[3, 6, 12, 24],
-            drop_path_rate=0.2, **_cf)),
-        **dict.fromkeys(['b', 'base'], dict(
-            embed_dims=96, depths=[2, 2, 18, 2], num_heads=[3, 6, 12, 24],
-            drop_path_rate=0.3, **_cf)),
-        **dict.fromkeys(['l', 'large'], dict(
-            embed_dims=128, depths=[2, 2, 18, 2], num_heads=[4, 8, 16, 32],
-            drop_path_rate=0.5, **_cf)),
-        **dict.fromkeys(['pp-s', 'pp-small'], dict(
-            embed_dims=64, depths=[2, 2, 18, 2], num_heads=[2, 4, 8, 16],
-            drop_path_rate=0.2, **_pp)),
-        **dict.fromkeys(['pp-b', 'pp-base'], dict(
-            embed_dims=96, depths=[2, 2, 18, 2], num_heads=[3, 6, 12, 24],
-            drop_path_rate=0.3, **_pp)),
-        **dict.fromkeys(['pp-l', 'pp-large'], dict(
-            embed_dims=128, depths=[2, 2, 18, 2], num_heads=[4, 8, 16, 32],
-            drop_path_rate=0.5, **_pp)),
-        **dict.fromkeys(['pp-h', 'pp-huge'], dict(
-            embed_dims=128, depths=[6, 6, 18, 2], num_heads=[4, 8, 16, 32],
-            drop_path_rate=0.5, **_pp)),
-    }
-    del _cf, _pp
+    #: the published variants (:mod:`..utils.arch_zoo`, where checkpoint
+    #: conversion reads them too)
+    arch_zoo: Dict[str, dict] = CROSSFORMER_ARCH_ZOO
     #: group sizes and intervals of the official detection / segmentation
     #: backbones (every variant, CrossFormer++ included)
     dense_group_size = [7, 7, 7, 7]

@@ -50,14 +50,15 @@ from mmengine.model import BaseModule, ModuleList
 
 from mmcrossformer.registry import MODELS
 
-from ..data_preprocessors import get_valid_sizes
 from ..layers import (
     CrossAttentionFusion,
     CrossViTPatchEmbed,
     TransformerLayer,
     resize_pos_embed,
 )
+from ..utils.arch_zoo import CROSSVIT_ARCH_ZOO
 from ..utils.layer_depth import crossvit_layer_depth
+from ..utils.valid_sizes import get_valid_sizes
 from .base_backbone import ArchBackbone
 
 
@@ -307,25 +308,9 @@ class CrossViT(ArchBackbone):
         >>> tuple(small.shape), tuple(large.shape)
         ((1, 128, 28, 40), (1, 256, 14, 20))
     """
-    _vit = dict(mlp_ratios=(4, 4), patch_sizes=(12, 16), num_encoders=3)
-    _cv = dict(mlp_ratios=(3, 3), patch_sizes=(12, 16), num_encoders=3)
-    arch_zoo: Dict[str, dict] = {
-        **dict.fromkeys(['ti', 'tiny'], dict(
-            embed_dims=(96, 192), depths=(1, 4), num_heads=(3, 3), **_vit)),
-        **dict.fromkeys(['s', 'small'], dict(
-            embed_dims=(192, 384), depths=(1, 4), num_heads=(6, 6), **_vit)),
-        **dict.fromkeys(['b', 'base'], dict(
-            embed_dims=(384, 768), depths=(1, 4), num_heads=(12, 12),
-            **_vit)),
-    }
-    for _name, _dims, _depth, _heads in [('9', (128, 256), 3, 4),
-                                         ('15', (192, 384), 5, 6),
-                                         ('18', (224, 448), 6, 7)]:
-        for _dagger in (False, True):
-            arch_zoo[_name + ('-dagger' if _dagger else '')] = dict(
-                embed_dims=_dims, depths=(1, _depth),
-                num_heads=(_heads, _heads), multi_conv=_dagger, **_cv)
-    del _vit, _cv, _name, _dims, _depth, _heads, _dagger
+    #: the published variants (:mod:`..utils.arch_zoo`, where checkpoint
+    #: conversion reads them too)
+    arch_zoo: Dict[str, dict] = CROSSVIT_ARCH_ZOO
     arch_required_keys = ('embed_dims', 'depths', 'num_heads', 'mlp_ratios')
     arch_defaults = dict(
         patch_sizes=(12, 16), num_encoders=3, multi_conv=False)
@@ -708,7 +693,7 @@ class CrossViT(ArchBackbone):
                 tokens are masked out of every attention and set to zero in
                 the outputs. None reads them from ``x`` when a
                 ``ValidSize*DataPreprocessor`` attached them
-                (:func:`~mmcrossformer.models.data_preprocessors.
+                (:func:`~mmcrossformer.models.utils.valid_sizes.
                 get_valid_sizes`), else the whole canvas is valid.
 
         Returns:

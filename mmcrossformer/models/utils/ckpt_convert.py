@@ -45,6 +45,13 @@ from typing import Dict, List, Optional, Tuple
 
 import torch
 
+from .arch_zoo import (
+    CROSSFORMER_ARCH_ZOO,
+    CROSSFORMER_ARCHS,
+    CROSSVIT_ARCH_ZOO,
+    CROSSVIT_ARCHS,
+)
+
 #: what a CrossFormer source holds: ``'cls'`` (classifier), ``'det'`` /
 #: ``'seg'`` (mmdet 2.x detector / mmseg 0.x segmentor) or ``'backbone'``
 #: (only the backbone, for dense configs)
@@ -77,8 +84,6 @@ CROSSFORMER_RECOMPUTED = re.compile(
 # mmseg 1.x
 _DENSE_PREFIXES = ('neck.', 'bbox_head.', 'rpn_head.', 'roi_head.',
                    'decode_head.', 'auxiliary_head.')
-# the short names of CrossFormer.arch_zoo, in the order they are tried
-_CROSSFORMER_ARCHS = ('t', 's', 'b', 'l', 'pp-s', 'pp-b', 'pp-l', 'pp-h')
 
 _CROSSVIT_RULES: List[Tuple[str, str]] = [
     (r'^cls_token[._](\d+)$', r'backbone.cls_tokens.\1'),
@@ -107,8 +112,6 @@ _CROSSVIT_RULES: List[Tuple[str, str]] = [
     (r'^norm\.(\d+)\.', r'backbone.norms.\1.'),
     (r'^head\.(\d+)\.', r'head.fcs.\1.'),
 ]
-_CROSSVIT_ARCHS = ('tiny', 'small', 'base', '9', '15', '18', '9-dagger',
-                   '15-dagger', '18-dagger')
 
 
 def _strip_module(key: str) -> str:
@@ -273,7 +276,6 @@ def detect_crossformer_arch(converted: Dict[str, torch.Tensor]) -> str:
     Raises:
         ValueError: If the stem norm is missing or no variant matches.
     """
-    from mmcrossformer.models.backbones import CrossFormer
     norm = converted.get('backbone.patch_embed.norm.weight')
     if norm is None:
         raise ValueError('backbone.patch_embed.norm.weight is missing; is '
@@ -293,8 +295,8 @@ def detect_crossformer_arch(converted: Dict[str, torch.Tensor]) -> str:
         heads.append(None if bias is None else bias.shape[0])
     found = dict(embed_dims=norm.shape[0], depths=depths, num_heads=heads,
                  use_acl=any('.acl.' in k for k in converted))
-    for name in _CROSSFORMER_ARCHS:
-        arch = CrossFormer.arch_zoo[name]
+    for name in CROSSFORMER_ARCHS:
+        arch = CROSSFORMER_ARCH_ZOO[name]
         if all(list(arch[k]) == v if isinstance(v, list) else arch[k] == v
                for k, v in found.items()):
             return name
@@ -308,13 +310,12 @@ def crossformer_short_arch(name: str) -> str:
     Raises:
         ValueError: For an unknown name.
     """
-    from mmcrossformer.models.backbones import CrossFormer
     key = name.lower()
-    if key not in CrossFormer.arch_zoo:
+    if key not in CROSSFORMER_ARCH_ZOO:
         raise ValueError(f'Unknown CrossFormer arch {name!r}; valid names '
-                         f'are {sorted(CrossFormer.arch_zoo)}')
-    for short in _CROSSFORMER_ARCHS:
-        if CrossFormer.arch_zoo[short] is CrossFormer.arch_zoo[key]:
+                         f'are {sorted(CROSSFORMER_ARCH_ZOO)}')
+    for short in CROSSFORMER_ARCHS:
+        if CROSSFORMER_ARCH_ZOO[short] is CROSSFORMER_ARCH_ZOO[key]:
             return short
     return key
 
@@ -366,7 +367,6 @@ def detect_crossvit_arch(converted: Dict[str, torch.Tensor]) -> str:
     Raises:
         ValueError: If a class token is missing or no variant matches.
     """
-    from mmcrossformer.models.backbones import CrossViT
     dims, depths = [], []
     for b in range(2):
         token = converted.get(f'backbone.cls_tokens.{b}')
@@ -379,8 +379,8 @@ def detect_crossvit_arch(converted: Dict[str, torch.Tensor]) -> str:
             len({m.group(1)
                  for m in map(layer.match, converted) if m}))
     multi_conv = 'backbone.patch_embeds.0.projection.0.weight' in converted
-    for name in _CROSSVIT_ARCHS:
-        arch = CrossViT.arch_zoo[name]
+    for name in CROSSVIT_ARCHS:
+        arch = CROSSVIT_ARCH_ZOO[name]
         if (list(arch['embed_dims']) == dims
                 and list(arch['depths']) == depths
                 and arch.get('multi_conv', False) == multi_conv):
