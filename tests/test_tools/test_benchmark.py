@@ -1,4 +1,5 @@
-"""tools/analysis_tools/benchmark.py, benchmark_official.py and their
+"""tools/analysis_tools/benchmark.py, benchmark_official.py, their
+libraries mmcrossformer.apis.benchmark / benchmark_official and the
 helpers in mmcrossformer.utils.benchmark (smoke tests, no assertions on
 model timings)."""
 import os.path as osp
@@ -8,13 +9,11 @@ import sys
 import pytest
 import torch
 
+from mmcrossformer.apis import benchmark as tool
+from mmcrossformer.apis import benchmark_official as official_tool
 from mmcrossformer.apis import build_model
 from mmcrossformer.testing import CONFIGS, TOOLS, run_tool
 from mmcrossformer.utils import benchmark as helpers
-
-sys.path.insert(0, osp.join(TOOLS, 'analysis_tools'))
-import benchmark as tool  # noqa: E402
-import benchmark_official as official_tool  # noqa: E402
 
 DEMO = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco_demo.py')
 

@@ -4,13 +4,16 @@ Usage::
 
     python tools/analysis_tools/benchmark.py CONFIG [--shape H W]
         [--batch N] [--device cpu|cuda] [--compare CONFIG2 ...]
-        [--variant KEY=VALUE ...] [--parts backbone model]
+        [--variant KEY=VALUE ... [--variant KEY=VALUE ...]]
+        [--parts backbone model]
         [--passes fwd fwd+bwd] [--warmup 2] [--repeat 10] [--amp]
         [--amp-dtype fp16|bf16] [--no-tf32] [--compile] [--threads N]
         [--no-memory] [--no-roofline] [--cfg-options KEY=VALUE ...]
 
 For every config (``CONFIG``, then each ``--compare`` config, then
-``CONFIG`` with each ``--variant`` set of overrides) and every part
+``CONFIG`` with each ``--variant`` set of overrides: every ``--variant``
+flag is one more row, its ``KEY=VALUE`` items applied together over
+``--cfg-options``) and every part
 (``backbone``: ``model.backbone(images)``; ``model``: the whole model's
 ``forward(images, data_samples, mode='tensor')``, i.e. backbone, neck and
 heads without losses or post-processing) the tool times
@@ -22,7 +25,8 @@ heads without losses or post-processing) the tool times
 
 on random images of ``--batch`` x 3 x H x W. The models are built by
 ``mmcrossformer.apis.build_model`` (without the pretrained weights a config
-names). Timing is ``torch.utils.benchmark``'s (``Timer.blocked_autorange``
+names; the measurements are :mod:`mmcrossformer.apis.benchmark`'s).
+Timing is ``torch.utils.benchmark``'s (``Timer.blocked_autorange``
 after ``--warmup`` untimed calls, about ``--repeat`` timed calls; see
 :func:`mmcrossformer.utils.benchmark.measure`), and its ``Compare`` prints
 the median time per call of every row, marking a large spread (``(! XX%)``:
@@ -37,7 +41,8 @@ the peak of allocated memory over the warm-up and timed calls (mmengine's
 of a separate, untimed pass in a child process in which glibc returns every
 freed block of 64 KiB or more to the system at once
 (``MALLOC_MMAP_THRESHOLD_``), so that the resident size follows the live
-tensors rather than the allocator's cache (``--no-memory`` skips it).
+tensors rather than the allocator's cache (``--no-memory`` skips it; see
+:func:`mmcrossformer.apis.benchmark.cpu_peak_memory`).
 
 Roofline: the machine's matrix-multiply peak is measured in the same run (a
 square fp32 matmul, or the autocast dtype with ``--amp``), and each forward
@@ -56,358 +61,36 @@ Reference configs for comparisons are in ``configs/reference/`` (mmpretrain's
 Swin-T, mmdet's RetinaNet Swin-T and timm's CrossViT-15).
 """
 import argparse
-import contextlib
 import copy
-import os
 import os.path as osp
 import sys
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-import torch.nn as nn
 
-from mmcrossformer.apis import build_model
-from mmcrossformer.apis.flops import (
-    DEFAULT_SHAPES,
-    check_shape,
-    count_flops,
-    tensor_forward,
+from mmcrossformer.apis.benchmark import (
+    PARTS,
+    PASSES,
+    benchmark,
+    format_table,
+    variant_label,
 )
-from mmcrossformer.utils.benchmark import (
-    AMP_DTYPES,
-    PeakMemory,
-    amp_dtype,
-    autocast,
-    matmul_peak,
-    measure,
-    require_cuda,
-    set_tf32,
-)
-
-PARTS = ('backbone', 'model')
-PASSES = ('fwd', 'fwd+bwd')
+from mmcrossformer.utils.benchmark import AMP_DTYPES, require_cuda
+from mmcrossformer.utils.cli import ConfigOptionsAction
 
 
-def _float_tensors(obj) -> List[torch.Tensor]:
-    if isinstance(obj, torch.Tensor):
-        return [obj] if obj.is_floating_point() else []
-    if isinstance(obj, dict):
-        obj = list(obj.values())
-    if isinstance(obj, (list, tuple)):
-        return [t for item in obj for t in _float_tensors(item)]
-    return []
+class VariantAction(ConfigOptionsAction):
+    """``--variant KEY=VALUE ...``: each occurrence of the flag appends one
+    dict of overrides (one more row), instead of merging into the last."""
 
-
-def part_callable(model: nn.Module, part: str, scope: str) -> Callable:
-    """``images -> outputs`` of a part (``'backbone'`` or ``'model'``).
-
-    Raises:
-        ValueError: For another part.
-    """
-    if part == 'backbone':
-        return model.backbone
-    if part != 'model':
-        raise ValueError(f'part must be one of {PARTS}, got {part!r}')
-    return tensor_forward(model, scope)
-
-
-def make_step(model: nn.Module,
-              scope: str,
-              part: str,
-              pass_: str,
-              images: torch.Tensor,
-              amp=False,
-              compile: bool = False) -> Callable[[], object]:
-    """One pass (``'fwd'`` or ``'fwd+bwd'``) of a part of a built model on
-    ``images``, as a function without arguments; sets the model's mode.
-
-    With ``compile``, the part runs through ``torch.compile`` (default
-    inductor backend); the first call compiles.
-
-    Raises:
-        ValueError: For an unknown part or pass.
-    """
-    if pass_ not in PASSES:
-        raise ValueError(f'pass must be one of {PASSES}, got {pass_!r}')
-    device = images.device
-    fn = part_callable(model, part, scope)
-    if compile:
-        fn = torch.compile(fn)
-    if pass_ == 'fwd':
-        model.eval()
-
-        def step():
-            with torch.no_grad(), autocast(device, amp):
-                return fn(images)
-
-        return step
-    model.train()
-    params = [p for p in model.parameters() if p.requires_grad]
-
-    def step():
-        with autocast(device, amp):
-            outs = _float_tensors(fn(images))
-            loss = sum(o.float().mean() for o in outs if o.requires_grad)
-        if not torch.is_tensor(loss):
-            raise RuntimeError(f'the {part} of this config has no '
-                               f'differentiable output')
-        loss.backward()
-        for p in params:
-            p.grad = None
-
-    return step
-
-
-def cpu_peak_memory(config: str, options: Optional[dict],
-                    shape: Tuple[int, int], batch: int, parts: Sequence[str],
-                    passes: Sequence[str], amp) -> Dict[str, int]:
-    """Peak memory of each part / pass on the CPU, in bytes.
-
-    Measured in a child process where glibc serves every allocation of 64
-    KiB or more with ``mmap`` (``MALLOC_MMAP_THRESHOLD_=65536``), so that
-    freed tensors leave the resident set at once and its peak (``VmHWM``)
-    follows the live memory rather than the allocator's cache: one untimed
-    pass, then the peak over a second pass minus the resident size before
-    it. Keys are ``'part/pass'``.
-
-    Raises:
-        RuntimeError: If the child process fails (its output attached).
-    """
-    import json
-    import subprocess
-    job = dict(config=config, options=options, shape=list(shape),
-               batch=batch, parts=list(parts), passes=list(passes), amp=amp)
-    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_='65536')
-    proc = subprocess.run(
-        [sys.executable, osp.abspath(__file__), '--memory-worker',
-         json.dumps(job)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True)
-    lines = [ln for ln in proc.stdout.splitlines()
-             if ln.startswith('MEMORY ')]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f'memory measurement of {config} failed:\n'
-                           f'{proc.stdout[-4000:]}')
-    return json.loads(lines[-1][len('MEMORY '):])
-
-
-def _memory_worker(job_json: str) -> None:
-    import json
-    job = json.loads(job_json)
-    from mmcrossformer.utils.runtime import flush_denormals_on_cpu
-    flush_denormals_on_cpu()
-    model = build_model(job['config'], job['options'])
-    scope = model.cfg.get('default_scope')
-    images = torch.randn(job['batch'], 3, *job['shape'])
-    out = {}
-    for part in job['parts']:
-        if part == 'backbone' and not hasattr(model, 'backbone'):
-            continue
-        for pass_ in job['passes']:
-            step = make_step(model, scope, part, pass_, images, job['amp'])
-            step()
-            with PeakMemory(torch.device('cpu')) as peak:
-                step()
-            out[f'{part}/{pass_}'] = peak.value
-    print('MEMORY ' + json.dumps(out), flush=True)
-
-
-def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
-              shape: Optional[Sequence[int]] = None,
-              batch: int = 1,
-              device: str = 'cpu',
-              parts: Sequence[str] = PARTS,
-              passes: Sequence[str] = PASSES,
-              warmup: int = 2,
-              repeat: int = 10,
-              amp=False,
-              compile: bool = False,
-              tf32: Optional[bool] = None,
-              roofline: bool = True,
-              memory_pass: bool = True,
-              log: Callable[[str], None] = print) -> Dict[str, object]:
-    """Measure configs; the tables :func:`format_table` prints.
-
-    Args:
-        rows (Sequence[tuple]): ``(config path, cfg overrides or None)``
-            or ``(config path, overrides, label)``; the label (default: the
-            file name) names the row.
-        shape (Sequence[int], optional): Input (H, W) or (S, ) in pixels;
-            defaults to the first config's task size (224, 1280 x 800 or
-            512 x 2048).
-        batch (int): Images per pass.
-        device (str): ``'cpu'`` or ``'cuda'``.
-        parts, passes (Sequence[str]): See the module docstring.
-        warmup, repeat (int): Untimed and (about) timed calls, see
-            :func:`mmcrossformer.utils.benchmark.measure`.
-        amp (bool | str): Run under autocast: True (bf16 on CPU, fp16 on
-            CUDA), ``'fp16'`` or ``'bf16'``.
-        compile (bool): Time ``torch.compile``-d parts (at least one
-            warm-up call, which compiles).
-        tf32 (bool, optional): On CUDA, allow (True) or forbid (False) TF32
-            in matmuls and convolutions; None keeps PyTorch's settings.
-        roofline (bool): Count FLOPs and measure the matmul peak.
-        memory_pass (bool): On the CPU, measure peak memory in a child
-            process (:func:`cpu_peak_memory`).
-        log (Callable): Receives a progress line before each measurement.
-
-    Returns:
-        dict: ``results`` (one dict per row / part / pass: ``name``,
-        ``part``, ``pass_``, ``measurement`` (a ``torch.utils.benchmark``
-        ``Measurement``, seconds per call, labelled part / name / pass),
-        ``median_s``, ``iqr_s``, ``images_per_s``, ``peak_bytes``,
-        ``flops`` (forward multiply-adds of one image; None for
-        ``fwd+bwd``)), ``peak_flops`` (multiply-adds per second or None),
-        ``shape``, ``batch``, ``device``, ``amp`` (the autocast dtype's
-        name or None), ``compile``, ``tf32`` (CUDA: whether TF32 was
-        allowed in matmuls / convolutions; CPU: None).
-
-    Raises:
-        ValueError: On a bad shape, batch, part, pass, amp or device, or
-            CUDA asked for without a usable GPU.
-    """
-    if batch < 1:
-        raise ValueError(f'batch must be >= 1, got {batch}')
-    bad = [p for p in parts if p not in PARTS]
-    bad += [p for p in passes if p not in PASSES]
-    if bad:
-        raise ValueError(f'unknown parts / passes {bad}; parts are {PARTS}'
-                         f', passes {PASSES}')
-    dev = torch.device(device)
-    require_cuda(dev)
-    dtype = amp_dtype(dev, amp)
-    tf32_used = None
-    if dev.type == 'cuda':
-        if tf32 is not None:
-            set_tf32(tf32)
-        tf32_used = (torch.backends.cuda.matmul.allow_tf32,
-                     torch.backends.cudnn.allow_tf32)
-    if dev.type == 'cpu':
-        from mmcrossformer.utils.runtime import flush_denormals_on_cpu
-        flush_denormals_on_cpu()
-    results = []
-    for index, row in enumerate(rows):
-        config, options = row[:2]
-        model = build_model(config, options, device=dev)
-        scope = model.cfg.get('default_scope')
-        if shape is None:
-            shape = DEFAULT_SHAPES[scope]
-        shape = check_shape(shape)
-        name = row[2] if len(row) > 2 else osp.splitext(
-            osp.basename(config))[0]
-        torch.manual_seed(index)
-        images = torch.randn(batch, 3, *shape, device=dev)
-        memory = {}
-        if memory_pass and dev.type == 'cpu':
-            log(f'measuring the memory of {name} ...')
-            memory = cpu_peak_memory(config, options, shape, batch, parts,
-                                     passes, amp)
-        for part in parts:
-            if part == 'backbone' and not hasattr(model, 'backbone'):
-                continue
-            flops = None
-            if roofline and 'fwd' in passes:
-                model.eval()
-                flops = count_flops(model, part_callable(model, part, scope),
-                                    images[:1])[0]
-            for pass_ in passes:
-                log(f'timing {name} / {part} / {pass_} ...')
-                step = make_step(model, scope, part, pass_, images, amp,
-                                 compile)
-                meter = PeakMemory(dev)
-                with meter if dev.type == 'cuda' else contextlib.nullcontext():
-                    timed = measure(
-                        step,
-                        max(warmup, 1) if compile else warmup,
-                        repeat,
-                        label=part,
-                        sub_label=name,
-                        description=pass_)
-                results.append(
-                    dict(
-                        name=name,
-                        part=part,
-                        pass_=pass_,
-                        measurement=timed,
-                        median_s=timed.median,
-                        iqr_s=timed.iqr,
-                        images_per_s=batch / timed.median,
-                        peak_bytes=meter.value if dev.type == 'cuda' else
-                        memory.get(f'{part}/{pass_}'),
-                        flops=flops if pass_ == 'fwd' else None))
-        del model
-    peak_flops = None
-    if roofline:
-        peak_flops = matmul_peak(dev, dtype or torch.float32)
-    return dict(
-        results=results,
-        peak_flops=peak_flops,
-        shape=shape,
-        batch=batch,
-        device=dev.type,
-        amp=None if dtype is None else str(dtype).split('.')[-1],
-        compile=compile,
-        tf32=tf32_used)
-
-
-def format_table(report: Dict[str, object]) -> str:
-    """The report as text: ``torch.utils.benchmark.Compare``'s table of the
-    median times, then one row per config / part / pass with images per
-    second, the ratio to the first config's images per second (same part
-    and pass), the peak memory and, for forward rows, the roofline."""
-    from torch.utils.benchmark import Compare
-    results = report['results']
-    compare = Compare([r['measurement'] for r in results])
-    compare.highlight_warnings()
-    first = {}
-    for r in results:
-        first.setdefault((r['part'], r['pass_']), r['images_per_s'])
-    peak = report['peak_flops']
-    head = (f'{"config":<52} {"part":<8} {"pass":<7} {"img/s":>8} '
-            f'{"ratio":>6} {"peak MiB":>9}')
-    if peak:
-        head += f' {"GFLOPs":>8} {"GFLOP/s":>8} {"of peak":>7}'
-    lines = [str(compare).rstrip(), '', head, '-' * len(head)]
-    for r in results:
-        ratio = r['images_per_s'] / first[(r['part'], r['pass_'])]
-        mem = ('n/a' if r['peak_bytes'] is None else
-               f'{r["peak_bytes"] / 2**20:.0f}')
-        line = (f'{r["name"][:52]:<52} {r["part"]:<8} {r["pass_"]:<7} '
-                f'{r["images_per_s"]:>8.2f} {ratio:>6.2f} {mem:>9}')
-        if peak and r['flops']:
-            rate = r['flops'] * report['batch'] / r['median_s']
-            line += (f' {r["flops"] * report["batch"] / 1e9:>8.1f} '
-                     f'{rate / 1e9:>8.1f} {rate / peak:>7.0%}')
-        lines.append(line)
-    h, w = report['shape']
-    lines.append('')
-    precision = f'autocast {report["amp"]}' if report['amp'] else 'fp32'
-    tf32 = report.get('tf32')
-    if tf32 is not None:
-        precision += (f', TF32 matmul {"on" if tf32[0] else "off"} / conv '
-                      f'{"on" if tf32[1] else "off"}')
-    lines.append(f'input {report["batch"]} x 3 x {h} x {w}, device '
-                 f'{_device_name(report["device"])}, threads '
-                 f'{torch.get_num_threads()}, {precision}'
-                 f'{", torch.compile" if report.get("compile") else ""}')
-    if peak:
-        lines.append(f'matmul peak measured in this run: {peak / 1e9:.1f} '
-                     f'GFLOP/s (1 FLOP = 1 multiply-add, as the GFLOPs '
-                     f'column)')
-    return '\n'.join(lines)
-
-
-def _device_name(device: str) -> str:
-    if device == 'cuda':
-        return (f'{torch.cuda.get_device_name()} (CUDA {torch.version.cuda}'
-                f', torch {torch.__version__})')
-    return f'cpu ({os.cpu_count()} logical cores)'
+    def __call__(self, parser, namespace, values, option_string=None):
+        scratch = argparse.Namespace()
+        super().__call__(parser, scratch, values, option_string)
+        variants = list(getattr(namespace, self.dest, None) or [])
+        variants.append(getattr(scratch, self.dest))
+        setattr(namespace, self.dest, variants)
 
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(
         description='Time and compare model configs (throughput, peak '
         'memory, roofline).')
@@ -417,9 +100,11 @@ def parse_args(argv=None):
     parser.add_argument(
         '--variant',
         nargs='+',
-        action=DictAction,
-        help='also time CONFIG with these overrides, e.g. '
-        'model.backbone.with_cp=True')
+        action=VariantAction,
+        metavar='KEY=VALUE',
+        help='also time CONFIG with these overrides (applied together, on '
+        'top of --cfg-options), e.g. model.backbone.with_cp=True; repeat '
+        'the flag for more variants, each its own row')
     parser.add_argument(
         '--shape', type=int, nargs='+', help='input H W (or one size)')
     parser.add_argument('--batch', type=int, default=1)
@@ -456,15 +141,17 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=ConfigOptionsAction,
+        metavar='KEY=VALUE',
         help='overrides for every config, KEY=VALUE')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    for path in [args.config] + args.compare:
+        if not osp.isfile(path):
+            parser.error(f'config not found: {path}')
+    return args
 
 
 def main(argv=None):
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ['--memory-worker']:
-        return _memory_worker(argv[1])
     args = parse_args(argv)
     try:
         require_cuda(args.device)
@@ -472,18 +159,14 @@ def main(argv=None):
         sys.exit(f'benchmark.py: error: {err}')
     if args.threads:
         torch.set_num_threads(args.threads)
-    for path in [args.config] + args.compare:
-        if not osp.isfile(path):
-            raise FileNotFoundError(f'config not found: {path}')
     base = dict(args.cfg_options or {})
     rows = [(args.config, base or None)]
     rows += [(path, base or None) for path in args.compare]
-    if args.variant:
+    for variant in args.variant or []:
         options = copy.deepcopy(base)
-        options.update(args.variant)
-        label = osp.splitext(osp.basename(args.config))[0] + ' [' + ','.join(
-            f'{k.split(".")[-1]}={v}' for k, v in args.variant.items()) + ']'
-        rows.append((args.config, options, label))
+        options.update(variant)
+        rows.append((args.config, options, variant_label(args.config,
+                                                         variant)))
     report = benchmark(
         rows,
         shape=args.shape,
