@@ -2,7 +2,8 @@
 
 The official code cannot live in this repository, so its outputs are
 recorded fixtures (``tests/data/official_fixture_<name>.pth``, written by
-``tools/model_converters/record_official_fixture.py`` from clones of
+``tools/model_converters/record_official_fixture.py`` (library:
+``mmcrossformer.testing.official_fixture``) from clones of
 cheerss/CrossFormer and IBM/CrossViT): a small official model's state dict
 (random weights, norms not the identity), its input and its outputs. Each
 test converts the official state dict with OUR converter, loads it strictly
@@ -29,7 +30,6 @@ What the fixtures cover (and so which wrong implementations fail here):
   back-projection) after every encoder, the final norms and the head's keys.
 """
 import os.path as osp
-import sys
 
 import pytest
 import torch
@@ -39,10 +39,8 @@ from mmcrossformer.models.utils.ckpt_convert import (
     crossformer_converter,
     crossvit_converter,
 )
-from mmcrossformer.testing import REPO, TOOLS
-
-sys.path.insert(0, osp.join(TOOLS, 'model_converters'))
-import record_official_fixture as recorder  # noqa: E402
+from mmcrossformer.testing import REPO
+from mmcrossformer.testing import official_fixture as recorder
 
 DATA = osp.join(REPO, 'tests', 'data')
 ATOL = 1e-4
