@@ -49,7 +49,7 @@ from ..layers import (
     build_ffn,
     ffn_forward,
 )
-from ..layers.lsda import _ceil_div
+from ..layers.shapes import ceil_div, check_heads
 from ..utils.arch_zoo import CROSSFORMER_ARCH_ZOO
 from ..utils.layer_depth import crossformer_layer_depth
 from .base_backbone import ArchBackbone
@@ -515,9 +515,7 @@ class CrossFormer(ArchBackbone):
         for i, heads in enumerate(_stage_list(arch['num_heads'], len(depths),
                                               'num_heads')):
             dims = arch['embed_dims'] * 2**i
-            if heads < 1 or dims % heads:
-                raise ValueError(f'num_heads={heads} of stage {i} does not '
-                                 f'divide its {dims} channels')
+            check_heads(dims, heads, f' of stage {i}')
         arch['depths'] = depths
         return arch
 
@@ -537,12 +535,12 @@ class CrossFormer(ArchBackbone):
     def _warn_if_lda_degenerates(self, height: int, width: int) -> None:
         """Warn (once) if LDA equals SDA in some stage for an input of
         (height, width) pixels; see the class docstring."""
-        side_h = _ceil_div(height, self.patch_embed.stride)
-        side_w = _ceil_div(width, self.patch_embed.stride)
+        side_h = ceil_div(height, self.patch_embed.stride)
+        side_w = ceil_div(width, self.patch_embed.stride)
         degenerate = []
         for stage, group in self._lda_check_stages:
-            h = _ceil_div(side_h, 2**stage)
-            w = _ceil_div(side_w, 2**stage)
+            h = ceil_div(side_h, 2**stage)
+            w = ceil_div(side_w, 2**stage)
             if min(h, w) > group:
                 degenerate.append(f'stage {stage + 1} ({h}x{w} map, group '
                                   f'size {group})')

@@ -56,6 +56,7 @@ from ..layers import (
     TransformerLayer,
     resize_pos_embed,
 )
+from ..layers.shapes import check_heads
 from ..utils.arch_zoo import CROSSVIT_ARCH_ZOO
 from ..utils.layer_depth import crossvit_layer_depth
 from ..utils.valid_sizes import get_valid_sizes
@@ -435,10 +436,7 @@ class CrossViT(ArchBackbone):
             raise ValueError(f'num_encoders must be a positive int, got {k}')
         for b, (dims, heads) in enumerate(
                 zip(arch['embed_dims'], arch['num_heads'])):
-            if heads < 1 or dims % heads:
-                raise ValueError(f'num_heads={heads} of branch {b} does not '
-                                 f'divide its {dims} channels')
-        # the fusion of branch i attends in branch i + 1's width and heads
+            check_heads(dims, heads, f' of branch {b}')
         return arch
 
     def _check_dense(self, strides, pos_size, out_type, n):

@@ -15,13 +15,7 @@ from mmcv.cnn.bricks.drop import DropPath
 from mmengine.model import BaseModule
 
 from .fused_ffn import build_ffn, ffn_forward
-
-
-def check_heads(embed_dims: int, num_heads: int) -> None:
-    """Raise ValueError unless ``num_heads`` >= 1 divides ``embed_dims``."""
-    if num_heads < 1 or embed_dims % num_heads:
-        raise ValueError(f'num_heads={num_heads} does not divide '
-                         f'embed_dims={embed_dims}')
+from .shapes import check_heads
 
 
 class HeadsAttentionBase(BaseModule):

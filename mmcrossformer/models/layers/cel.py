@@ -9,11 +9,10 @@ from typing import Optional, Sequence
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn import build_norm_layer
 from mmengine.model import BaseModule
 
-from .lsda import _ceil_div, _pad_always
+from .shapes import pad_feature_map
 
 
 class CrossScaleEmbedding(BaseModule):
@@ -98,13 +97,7 @@ class CrossScaleEmbedding(BaseModule):
         if self.pre_norm and self.norm is not None:
             x = self.norm(x)
         x = x.permute(0, 3, 1, 2)
-        # ceil(size / stride) * stride - size: a simpler symbolic expression
-        # than (-size) % stride for torch.compile with dynamic shapes
-        pad_h = _ceil_div(x.shape[2], self.stride) * self.stride - x.shape[2]
-        pad_w = _ceil_div(x.shape[3], self.stride) * self.stride - x.shape[3]
-        # traced: pad unconditionally (by 0 if need be), see _pad_always
-        if _pad_always() or pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h))
+        x = pad_feature_map(x, self.stride)
         x = torch.cat([proj(x) for proj in self.projs], dim=1)
         x = x.permute(0, 2, 3, 1)
         if not self.pre_norm and self.norm is not None:

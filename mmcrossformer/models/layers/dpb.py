@@ -89,8 +89,6 @@ class DynamicPositionBias(BaseModule):
     Args:
         hidden_dims (int): Hidden width D (official: attention dims // 16).
         num_heads (int): Number of attention heads.
-        residual (bool): Residual connections around ``pos1``/``pos2``
-            (unused by the released models). Defaults to False.
         init_cfg (dict, optional): Initialisation config. Defaults to None.
 
     Raises:
@@ -101,7 +99,6 @@ class DynamicPositionBias(BaseModule):
     def __init__(self,
                  hidden_dims: int,
                  num_heads: int,
-                 residual: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         if hidden_dims < 1 or num_heads < 1:
@@ -109,7 +106,6 @@ class DynamicPositionBias(BaseModule):
                 f'DPB needs hidden_dims >= 1 and num_heads >= 1, got '
                 f'hidden_dims={hidden_dims}, num_heads={num_heads} (L/SDA '
                 f'uses embed_dims // 16: embed_dims must be at least 16)')
-        self.residual = residual
         self.num_heads = num_heads
         self.pos_proj = nn.Linear(2, hidden_dims)
 
@@ -137,12 +133,8 @@ class DynamicPositionBias(BaseModule):
         weight = self.pos_proj.weight
         coords, index = relative_position_tables(gh, gw, weight.device)
         pos = self.pos_proj(coords.to(weight.dtype))
-        if self.residual:
-            pos = pos + self.pos1(pos)
-            pos = pos + self.pos2(pos)
-        else:
-            pos = self.pos2(self.pos1(pos))
-        table = self.pos3(pos)  # ((2gh-1)(2gw-1), num_heads)
+        # ((2gh-1)(2gw-1), num_heads)
+        table = self.pos3(self.pos2(self.pos1(pos)))
         n = gh * gw
         # index_select: its backward (index_add) is faster than indexing's
         bias = table.index_select(0, index)

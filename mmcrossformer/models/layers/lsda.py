@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from .dpb import DynamicPositionBias
+from .shapes import ceil_div, check_heads, pad_always
 
 # Added to the attention bias of padded keys. Finite, so that a group made
 # only of padding (possible with LDA) gives a softmax instead of NaN; its
@@ -28,8 +29,8 @@ def _build_padding_key_mask(height: int, width: int, gh: int, gw: int,
                             interval: int,
                             device: torch.device) -> torch.Tensor:
     """Builds the mask of :func:`padding_key_mask` (uncached)."""
-    rh = _ceil_div(height, gh * interval)
-    rw = _ceil_div(width, gw * interval)
+    rh = ceil_div(height, gh * interval)
+    rw = ceil_div(width, gw * interval)
     rows = torch.arange(rh * gh * interval, device=device) >= height
     cols = torch.arange(rw * gw * interval, device=device) >= width
     pad = rows[:, None] | cols[None, :]
@@ -77,26 +78,6 @@ def padding_key_mask(height: int, width: int, gh: int, gw: int,
                                     torch.device(device))
 
 
-def _ceil_div(a: int, b: int) -> int:
-    """``ceil(a / b)`` for positive ints (also symbolic ones)."""
-    return (a + b - 1) // b
-
-
-def _pad_always() -> bool:
-    """Whether padding and padding masks are applied even when nothing is
-    padded (zero pads, an all-False mask).
-
-    True while ``torch.compile`` traces: a Python branch on "is the map a
-    multiple of the group grid" would become a guard of the compiled graph,
-    and with dynamic shapes every input size that takes the other branch
-    would recompile. Applying them unconditionally gives the same values
-    (padding by 0 copies, an all-False mask adds 0 to the attention bias),
-    so one graph serves all sizes. False in eager mode, where padding and
-    the mask are applied only when something is padded.
-    """
-    return torch.compiler.is_compiling()
-
-
 def group_tokens(x: torch.Tensor, gh: int, gw: int,
                  interval: int) -> torch.Tensor:
     """Gather the tokens of each L/SDA group.
@@ -118,9 +99,9 @@ def group_tokens(x: torch.Tensor, gh: int, gw: int,
         num_groups = ceil(H / (gh * I)) * ceil(W / (gw * I)) * I**2.
     """
     b, h, w, c = x.shape
-    rh, rw = _ceil_div(h, gh * interval), _ceil_div(w, gw * interval)
+    rh, rw = ceil_div(h, gh * interval), ceil_div(w, gw * interval)
     pad_h, pad_w = rh * gh * interval - h, rw * gw * interval - w
-    if _pad_always() or pad_h or pad_w:
+    if pad_always() or pad_h or pad_w:
         x = F.pad(x, (0, 0, 0, pad_w, 0, pad_h))
     x = x.view(b, rh, gh, interval, rw, gw, interval, c)
     x = x.permute(0, 1, 4, 3, 6, 2, 5, 7)
@@ -144,12 +125,12 @@ def ungroup_tokens(x: torch.Tensor, height: int, width: int, gh: int,
         view of the padded map; otherwise contiguous.
     """
     c = x.shape[-1]
-    rh, rw = _ceil_div(height, gh * interval), _ceil_div(width, gw * interval)
+    rh, rw = ceil_div(height, gh * interval), ceil_div(width, gw * interval)
     hp, wp = rh * gh * interval, rw * gw * interval
     b = x.shape[0] // (rh * rw * interval * interval)
     x = x.view(b, rh, rw, interval, interval, gh, gw, c)
     x = x.permute(0, 1, 5, 3, 2, 6, 4, 7).reshape(b, hp, wp, c)
-    if _pad_always():
+    if pad_always():
         # traced: crop by gathering rows and columns, which gives a new
         # contiguous tensor whether or not something is cropped; a slice
         # would be a view whose contiguity (hp == height?) the compiled
@@ -209,9 +190,7 @@ class LSDAttention(BaseModule):
         super().__init__(init_cfg=init_cfg)
         if mode not in ('sda', 'lda'):
             raise ValueError(f"mode must be 'sda' or 'lda', got {mode!r}")
-        if embed_dims % num_heads:
-            raise ValueError(f'num_heads={num_heads} does not divide '
-                             f'embed_dims={embed_dims}')
+        check_heads(embed_dims, num_heads)
         if group_size < 1 or interval < 1:
             raise ValueError(f'group_size ({group_size}) and interval '
                              f'({interval}) must be >= 1')
@@ -245,7 +224,7 @@ class LSDAttention(BaseModule):
         gh, gw, it = self.group_shape(height, width)
         ys = torch.arange(height)[:, None].expand(height, width)
         xs = torch.arange(width)[None, :].expand(height, width)
-        rw_count = -(-width // (gw * it))
+        rw_count = ceil_div(width, gw * it)
         group = (((ys // (gh * it)) * rw_count + xs // (gw * it)) * it +
                  ys % it) * it + xs % it
         pos = ((ys % (gh * it)) // it) * gw + (xs % (gw * it)) // it
@@ -266,7 +245,7 @@ class LSDAttention(BaseModule):
         qkv = qkv.view(qkv.shape[0], n, 3, heads, head_dims)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         mask = self.dpb(gh, gw).to(q.dtype).unsqueeze(0)  # (1, heads, N, N)
-        if _pad_always() or h % (gh * it) or w % (gw * it):
+        if pad_always() or h % (gh * it) or w % (gw * it):
             # one broadcast add writes the (groups, heads, N, N) mask
             pad = padding_key_mask(h, w, gh, gw, it, x.device)
             mask = mask + pad[:, None, None, :].to(q.dtype) * PAD_MASK_VALUE

@@ -9,8 +9,9 @@ from typing import Optional, Tuple
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmengine.model import BaseModule
+
+from .shapes import pad_feature_map
 
 
 class CrossViTPatchEmbed(BaseModule):
@@ -89,10 +90,6 @@ class CrossViTPatchEmbed(BaseModule):
             tuple[Tensor, tuple[int, int]]: Tokens (B, h * w, C), row-major,
             and the grid (h, w) = (ceil(H / p), ceil(W / p)).
         """
-        p = self.patch_size
-        pad_h, pad_w = (-x.shape[2]) % p, (-x.shape[3]) % p
-        if pad_h or pad_w:
-            x = F.pad(x, (0, pad_w, 0, pad_h))
-        x = self.projection(x)
+        x = self.projection(pad_feature_map(x, self.patch_size))
         grid = (x.shape[2], x.shape[3])
         return x.flatten(2).transpose(1, 2), grid

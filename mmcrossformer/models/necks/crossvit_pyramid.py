@@ -24,6 +24,8 @@ from mmengine.model import BaseModule, ModuleList
 
 from mmcrossformer.registry import MODELS
 
+from ..layers.shapes import pad_feature_map
+
 
 class LayerNorm2d(nn.LayerNorm):
     """LayerNorm over the channels of a (B, C, H, W) map, per position."""
@@ -50,10 +52,7 @@ def avg_pool2x(x: torch.Tensor) -> torch.Tensor:
     even h and w: coarse cell (i, j) is the mean of the four fine cells it
     covers, ``(ceil(h / 2), ceil(w / 2))`` cells; a missing fine cell counts
     as a zero, as a padded one does inside a larger batch."""
-    pad_h, pad_w = x.shape[2] % 2, x.shape[3] % 2
-    if pad_h or pad_w:
-        x = F.pad(x, (0, pad_w, 0, pad_h))
-    return F.avg_pool2d(x, 2, stride=2)
+    return F.avg_pool2d(pad_feature_map(x, 2), 2, stride=2)
 
 
 @MODELS.register_module()
