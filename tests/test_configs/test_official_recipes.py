@@ -12,7 +12,6 @@ builds every config once.
 import functools
 import glob
 import gzip
-import importlib.util
 import json
 import math
 import os.path as osp
@@ -23,7 +22,8 @@ import yaml
 from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
-from mmcrossformer.testing import CONFIGS, REPO, TOOLS
+from mmcrossformer.models.utils.ckpt_convert import crossformer_rename_key
+from mmcrossformer.testing import CONFIGS, REPO
 from mmcrossformer.testing import build_config_model as build
 
 TABLE = osp.join(REPO, 'tests', 'data', 'official_recipes.yml')
@@ -75,17 +75,12 @@ def test_fields(name, row):
 def official_name_map():
     """Our backbone parameter names -> the official ones (CrossFormer++-S),
     from the recorded official state dict and our converter's renaming."""
-    spec = importlib.util.spec_from_file_location(
-        'crossformer_to_mmcf',
-        osp.join(TOOLS, 'model_converters', 'crossformer_to_mmcf.py'))
-    converter = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(converter)
     doc = json.load(gzip.open(
         osp.join(REPO, 'tests', 'data',
                  'crossformer_official_keys.json.gz'), 'rt'))
     mapping = {}
     for key, _ in doc['archs']['pp-s']:
-        ours = converter.rename_key('backbone.' + key, 'seg')
+        ours = crossformer_rename_key('backbone.' + key, 'seg')
         if ours is not None:
             mapping[ours] = 'backbone.' + key
     return mapping

@@ -69,11 +69,7 @@ def test_ade20k_tta_pipeline(demo_ade20k, flip):
     """The multi-scale test of every ADE20K config, through mmseg's own
     dataset and TestTimeAug: 6 scales (12 views with --flip), each the
     aligned keep-ratio resize of (2048, 512) x ratio."""
-    sys.path.insert(0, TOOLS)
-    try:
-        from test import add_flip
-    finally:
-        sys.path.remove(TOOLS)
+    from mmcrossformer.utils.tta import add_flip
     cfg = Config.fromfile(
         osp.join(CONFIGS, 'upernet_crossformerpp_s_ade20k.py'))
     pipeline = cfg.tta_pipeline

@@ -15,7 +15,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmcrossformer.testing import CONFIGS, TOOLS, run_tool
+from mmcrossformer.testing import CONFIGS, run_tool
 
 RETINANET = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco_demo.py')
 MASK_RCNN = osp.join(CONFIGS, 'mask_rcnn_crossformerpp_s_coco_demo.py')
@@ -144,13 +144,10 @@ def test_mask_rcnn_tta_evaluates_boxes_only(demo_coco, tmp_path):
 
 @pytest.fixture
 def test_tool():
-    """tools/test.py as a module (its name would clash with stdlib 'test')."""
-    import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'mmcf_tools_test', osp.join(TOOLS, 'test.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    """What tools/test.py --tta applies to a config
+    (mmcrossformer.utils.tta)."""
+    from mmcrossformer.utils import tta
+    return tta
 
 
 def test_flip_is_refused_on_detection_configs(test_tool):

@@ -18,10 +18,15 @@ from collections import OrderedDict
 import pytest
 import torch
 
+from mmcrossformer.apis.conversion import conversion_model, crossformer_config
+from mmcrossformer.models.utils.ckpt_convert import (
+    crossformer_converter,
+    crossformer_rename_key,
+    detect_crossformer_arch,
+    detect_crossformer_task,
+)
 from mmcrossformer.testing import CONFIGS, REPO, TOOLS, run_tool
-
-sys.path.insert(0, osp.join(TOOLS, 'model_converters'))
-import crossformer_to_mmcf as converter  # noqa: E402
+from mmcrossformer.utils.state_dict import load_converted_strictly
 
 SCRIPT = 'model_converters/crossformer_to_mmcf.py'
 FIXTURE = osp.join(REPO, 'tests', 'data', 'crossformer_official_keys.json.gz')
@@ -46,10 +51,12 @@ def official_state(seed=0, backbone_only=False):
 
 
 def test_script_runs_the_package_converter():
-    from mmcrossformer.models.utils import ckpt_convert
-    assert converter.convert is ckpt_convert.crossformer_converter
-    assert converter.rename_key is ckpt_convert.crossformer_rename_key
-    assert converter.detect_arch is ckpt_convert.detect_crossformer_arch
+    """The tool renames with the package's functions, not a copy."""
+    source = open(osp.join(TOOLS, SCRIPT)).read()
+    assert 'from mmcrossformer.models.utils.ckpt_convert import' in source
+    for name in ('crossformer_converter', 'crossformer_rename_key',
+                 'detect_crossformer_arch'):
+        assert name in source and f'def {name}' not in source
 
 
 def test_fixture_describes_official_pp_s():
@@ -58,8 +65,9 @@ def test_fixture_describes_official_pp_s():
     assert 'layers.2.blocks.2.ex_conv.weight' in shapes
     assert shapes['head.weight'] == (1000, 512)
     state = official_state()
-    assert converter.detect_task(state, 'model') == 'cls'
-    assert converter.detect_arch(converter.convert(state, 'cls')) == 'pp-s'
+    assert detect_crossformer_task(state, 'model') == 'cls'
+    assert detect_crossformer_arch(crossformer_converter(state,
+                                                         'cls')) == 'pp-s'
 
 
 def test_rename_rules():
@@ -87,42 +95,42 @@ def test_rename_rules():
         'module.head.bias': 'head.fc.bias',
     }
     for key, new in cases.items():
-        assert converter.rename_key(key, 'cls') == new, key
+        assert crossformer_rename_key(key, 'cls') == new, key
     # recomputed buffers are dropped
     for key in ('layers.0.blocks.0.attn.biases',
                 'layers.0.blocks.0.attn.relative_position_index',
                 'layers.0.blocks.1.attn_mask'):
-        assert converter.rename_key(key, 'cls') is None
+        assert crossformer_rename_key(key, 'cls') is None
     # dense files: backbone renamed, neck / heads unchanged
-    assert converter.rename_key('backbone.layers.3.blocks.1.norm2.weight',
+    assert crossformer_rename_key('backbone.layers.3.blocks.1.norm2.weight',
                                 'det') == \
         'backbone.stages.3.blocks.1.norm2.weight'
-    assert converter.rename_key('neck.fpn_convs.0.conv.weight', 'det') == \
+    assert crossformer_rename_key('neck.fpn_convs.0.conv.weight', 'det') == \
         'neck.fpn_convs.0.conv.weight'
-    assert converter.rename_key('layers.1.blocks.0.norm1.weight',
+    assert crossformer_rename_key('layers.1.blocks.0.norm1.weight',
                                 'backbone') == \
         'backbone.stages.1.blocks.0.norm1.weight'
     for key in ('norm.weight', 'head.bias', 'backbone.norm.bias',
                 'neck.fpn_convs.0.conv.weight'):
-        assert converter.rename_key(key, 'backbone') is None
+        assert crossformer_rename_key(key, 'backbone') is None
     # unknown keys are kept for the strict load to report
-    assert list(converter.convert({'foo.bar': torch.zeros(1)})) == \
+    assert list(crossformer_converter({'foo.bar': torch.zeros(1)})) == \
         ['backbone.foo.bar']
     with pytest.raises(ValueError, match='task must be one of'):
-        converter.rename_key('norm.weight', 'video')
+        crossformer_rename_key('norm.weight', 'video')
 
 
 def test_classifier_loads_strictly():
     state = official_state()
-    converted = converter.convert(state, 'cls')
+    converted = crossformer_converter(state, 'cls')
     assert len(converted) == len(state)
-    model = converter.build_model(PP_S_CLS, 'cls')
-    converter.load_strictly(model, converted)
+    model = conversion_model(PP_S_CLS, 'cls')
+    load_converted_strictly(model, converted)
     assert torch.equal(model.head.fc.weight, state['head.weight'])
     assert torch.equal(
         model.backbone.stages[1].downsample.projs[0].weight,
         state['layers.0.downsample.reductions.0.weight'])
-    assert converter.config_name('cls', 'pp-s', converted) == PP_S_CLS
+    assert crossformer_config('cls', 'pp-s', converted, CONFIGS) == PP_S_CLS
 
 
 @pytest.mark.parametrize('task,config', [
@@ -131,7 +139,7 @@ def test_classifier_loads_strictly():
 ])
 def test_dense_checkpoints_load_strictly(task, config):
     config = osp.join(CONFIGS, config)
-    model = converter.build_model(config, task)
+    model = conversion_model(config, task)
     # an mmdet 2.x / mmseg 0.x file: official backbone names under
     # 'backbone.', neck and head names as in mmdet 3.x / mmseg 1.x
     source = OrderedDict(
@@ -145,22 +153,22 @@ def test_dense_checkpoints_load_strictly(task, config):
     source.update(heads)
     source['backbone.layers.0.blocks.0.attn.relative_position_index'] = \
         torch.zeros(49, 49, dtype=torch.long)
-    assert converter.detect_task(source, 'state_dict') == task
-    converted = converter.convert(source, task)
-    assert converter.detect_arch(converted) == 'pp-s'
-    assert converter.config_name(task, 'pp-s', converted) == config
-    converter.load_strictly(model, converted)
+    assert detect_crossformer_task(source, 'state_dict') == task
+    converted = crossformer_converter(source, task)
+    assert detect_crossformer_arch(converted) == 'pp-s'
+    assert crossformer_config(task, 'pp-s', converted, CONFIGS) == config
+    load_converted_strictly(model, converted)
     for key, value in heads.items():
         assert converted[key] is value
 
 
 def test_backbone_task_initialises_dense_backbone(tmp_path):
     from mmcrossformer.models.backbones.crossformer import CrossFormer
-    assert converter.detect_task(
+    assert detect_crossformer_task(
         official_state(backbone_only=True)) == 'backbone'
     # a classification file: the final norm and the head are dropped
     state = official_state()
-    converted = converter.convert(state, 'backbone')
+    converted = crossformer_converter(state, 'backbone')
     assert len(converted) == len(state) - 4
     assert all(k.startswith('backbone.') for k in converted)
     assert 'backbone.norm.weight' not in converted
@@ -168,7 +176,7 @@ def test_backbone_task_initialises_dense_backbone(tmp_path):
     det = OrderedDict(('backbone.' + k, v) for k, v in state.items()
                       if not k.startswith(('norm.', 'head.')))
     det['neck.fpn_convs.0.conv.weight'] = torch.zeros(1)
-    assert list(converter.convert(det, 'backbone')) == list(converted)
+    assert list(crossformer_converter(det, 'backbone')) == list(converted)
     path = str(tmp_path / 'backbone.pth')
     torch.save(dict(state_dict=converted), path)
     backbone = CrossFormer(

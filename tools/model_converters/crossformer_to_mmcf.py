@@ -23,8 +23,9 @@ Sources (https://github.com/cheerss/CrossFormer):
   taken for this task by default.
 
 The renaming is :func:`mmcrossformer.models.utils.ckpt_convert.
-crossformer_converter` (its module docstring lists the rules); this script
-reads and writes the files and checks the result.
+crossformer_converter` (its module docstring lists the rules), the config
+and model of the check :mod:`mmcrossformer.apis.conversion`'s; this script
+reads and writes the files.
 
 Usage::
 
@@ -41,58 +42,27 @@ script with the missing, unexpected and wrong-shape keys.
 import argparse
 import os.path as osp
 import sys
-from typing import Optional
 
 import torch
 
-from mmcrossformer.models.utils import ckpt_convert
+from mmcrossformer.apis.conversion import (
+    conversion_model,
+    crossformer_config,
+)
+from mmcrossformer.models.utils.ckpt_convert import (
+    CROSSFORMER_RECOMPUTED,
+    CROSSFORMER_TASKS,
+    crossformer_converter,
+    crossformer_rename_key,
+    crossformer_short_arch,
+    detect_crossformer_arch,
+    detect_crossformer_task,
+    unwrap_state_dict,
+)
 from mmcrossformer.utils.checkpoint import safe_load
 from mmcrossformer.utils.state_dict import load_converted_strictly
 
-# the package's functions under the names this script has always offered
-TASKS = ckpt_convert.CROSSFORMER_TASKS
-convert = ckpt_convert.crossformer_converter
-rename_key = ckpt_convert.crossformer_rename_key
-detect_task = ckpt_convert.detect_crossformer_task
-detect_arch = ckpt_convert.detect_crossformer_arch
-short_arch = ckpt_convert.crossformer_short_arch
-load_strictly = load_converted_strictly
-
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-
-def config_name(task: str, arch: str, state_dict: dict) -> Optional[str]:
-    """Path of the repo config matching the task and variant, or None."""
-    family = 'crossformerpp' if arch.startswith('pp-') else 'crossformer'
-    variant = arch.split('-')[-1]
-    if task in ('cls', 'backbone'):
-        name = f'{family}_{variant}_in1k.py'
-    elif task == 'det':
-        model = 'mask_rcnn' if any('mask_head' in k
-                                   for k in state_dict) else 'retinanet'
-        name = f'{model}_{family}_{variant}_coco.py'
-    else:
-        model = 'upernet' if any('psp_modules' in k
-                                 for k in state_dict) else 'fpn'
-        name = f'{model}_{family}_{variant}_ade20k.py'
-    path = osp.join(REPO, 'configs', name)
-    return path if osp.exists(path) else None
-
-
-def build_model(config: str, task: str) -> torch.nn.Module:
-    """The untrained model of a config (``mmcrossformer.apis.build_model``)
-    to check converted weights against.
-
-    For the ``'backbone'`` task only its backbone as dense configs build it
-    (``final_norm=False``), wrapped so that its keys are ``backbone.*``.
-    """
-    from mmcrossformer.apis import build_model as build
-    if task != 'backbone':
-        return build(config)
-    wrapper = torch.nn.Module()
-    wrapper.backbone = build(
-        config, cfg_options={'model.backbone.final_norm': False}).backbone
-    return wrapper
 
 
 def parse_args(argv=None):
@@ -104,7 +74,7 @@ def parse_args(argv=None):
     parser.add_argument('dst', help='output checkpoint (.pth)')
     parser.add_argument(
         '--task',
-        choices=TASKS,
+        choices=CROSSFORMER_TASKS,
         help='kind of source; recognised from the keys by default')
     parser.add_argument(
         '--arch',
@@ -114,21 +84,26 @@ def parse_args(argv=None):
         '--config',
         help='config to check the result against; defaults to the repo '
         'config of the task and variant')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not osp.isfile(args.src):
+        parser.error(f'source checkpoint not found: {args.src}')
+    if args.config is not None and not osp.isfile(args.config):
+        parser.error(f'config not found: {args.config}')
+    return args
 
 
 def main(argv=None):
     args = parse_args(argv)
-    source, wrapper = ckpt_convert.unwrap_state_dict(
+    source, wrapper = unwrap_state_dict(
         safe_load(args.src, map_location='cpu'))
-    task = args.task or detect_task(source, wrapper)
-    converted = convert(source, task)
+    task = args.task or detect_crossformer_task(source, wrapper)
+    converted = crossformer_converter(source, task)
     renamed = dropped = 0
     for key in source:
-        new = rename_key(key, task)
+        new = crossformer_rename_key(key, task)
         if new is None:
             dropped += 1
-            recomputed = ckpt_convert.CROSSFORMER_RECOMPUTED.search(key)
+            recomputed = CROSSFORMER_RECOMPUTED.search(key)
             why = 'recomputed buffer' if recomputed else \
                 'not part of a dense backbone'
             print(f'{key} (dropped: {why})')
@@ -138,17 +113,17 @@ def main(argv=None):
     print(f'task {task!r}: renamed {renamed}, dropped {dropped} of '
           f'{len(source)} keys')
     if args.arch:
-        arch = short_arch(args.arch)
+        arch = crossformer_short_arch(args.arch)
     else:
-        arch = detect_arch(converted)
+        arch = detect_crossformer_arch(converted)
         print(f'detected variant {arch!r}')
-    config = args.config or config_name(task, arch, converted)
+    config = args.config or crossformer_config(
+        task, arch, converted, osp.join(REPO, 'configs'))
     if config is None:
         raise ValueError(f'configs/ has no {task} config for variant '
                          f'{arch!r}; pass one with --config')
     print('checking against', config)
-    model = build_model(config, task)
-    load_strictly(model, converted)
+    load_converted_strictly(conversion_model(config, task), converted)
     print('loaded strictly into the model of', config)
     torch.save(
         dict(
