@@ -2,6 +2,7 @@
 
     python tools/image_demo.py IMG CONFIG [--weights CKPT] [--out-dir DIR]
         [--device cpu|cuda] [--score-thr 0.3] [--topk 5]
+        [--cfg-options KEY=VALUE ...]
 
 The model is built and its weights loaded strictly by
 ``mmcrossformer.apis.init_model``; the inferencer of the config's package
@@ -32,6 +33,8 @@ import os.path as osp
 
 import numpy as np
 
+from mmcrossformer.utils.cli import ConfigOptionsAction
+
 
 def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -45,6 +48,13 @@ def parse_args():
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--score-thr', type=float, default=0.3)
     parser.add_argument('--topk', type=int, default=5)
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=ConfigOptionsAction,
+        metavar='KEY=VALUE',
+        help='override config entries (dotted keys), e.g. '
+        'model.test_cfg.score_thr=0.1')
     return parser.parse_args()
 
 
@@ -95,6 +105,8 @@ def main():
     flush_denormals_on_cpu()
     read_image(args.img)  # checks the file; inferencers read paths
     cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
     scope = cfg.get('default_scope')
     if scope not in ('mmdet', 'mmseg', 'mmpretrain'):
         raise ValueError(f'{args.config}: unsupported default_scope {scope!r}'

@@ -16,12 +16,13 @@ mmdet and 512 x 2048 for mmseg configs (the sizes of the papers' tables);
 one number gives a square.
 """
 import argparse
+import os.path as osp
 
 from mmcrossformer.apis.flops import get_flops
+from mmcrossformer.utils.cli import ConfigOptionsAction
 
 
 def parse_args(argv=None):
-    from mmengine.config import DictAction
     parser = argparse.ArgumentParser(
         description='Count the parameters and FLOPs of a model config.')
     parser.add_argument('config', help='config file')
@@ -34,9 +35,13 @@ def parse_args(argv=None):
     parser.add_argument(
         '--cfg-options',
         nargs='+',
-        action=DictAction,
+        action=ConfigOptionsAction,
+        metavar='KEY=VALUE',
         help='override config settings, KEY=VALUE')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if not osp.isfile(args.config):
+        parser.error(f'config not found: {args.config}')
+    return args
 
 
 def main(argv=None):
