@@ -59,8 +59,12 @@ from ..layers import (
 from ..layers.shapes import check_heads
 from ..utils.arch_zoo import CROSSVIT_ARCH_ZOO
 from ..utils.layer_depth import crossvit_layer_depth
-from ..utils.valid_sizes import get_valid_sizes
 from .base_backbone import ArchBackbone
+from .crossvit_dense import (
+    CrossViTDenseMixin,
+    attention_key_masks,
+    check_dense_settings,
+)
 
 
 class MultiScaleEncoder(BaseModule):
@@ -158,7 +162,7 @@ class MultiScaleEncoder(BaseModule):
 
 
 @MODELS.register_module()
-class CrossViT(ArchBackbone):
+class CrossViT(CrossViTDenseMixin, ArchBackbone):
     """CrossViT backbone: two ViT branches fused by cross-attention.
 
     The architectures of Table 1 (``K = 3``, ``N = 1``, ``L = 1``); names and
@@ -179,45 +183,13 @@ class CrossViT(ArchBackbone):
     18-dagger     12/16  224/448   7       1/6     3      3 conv.
     ============  =====  ========  ======  ======  =====  =========
 
-    **Input sizes.** Any (H, W) works. At the default resolution
-    (``img_size`` = 224) the small branch sees the image resized to 240 and
-    the large one sees it as it is (``branch_img_sizes`` = (240, 224)), as in
-    the paper and the official code. In general branch b sees the image
-    resized by ``s_b = branch_img_sizes[b] / img_size`` (bicubic,
-    ``align_corners=False``; skipped when the size does not change)::
-
-        H_b = floor(H * s_b + 0.5),  W_b = floor(W * s_b + 0.5)
-
-    then zero-padded at the bottom / right to a multiple of its patch size
-    p_b, giving a token grid ``(h_b, w_b) = (ceil(H_b / p_b), ceil(W_b /
-    p_b))``. The large branch thus has stride 16 exactly, the small one
-    about ``12 * 224 / 240 = 11.2`` pixels. Position embeddings are learned
-    on the default grids (20 x 20 and 14 x 14) and resized bicubically to
-    the actual grid (the CLS entry kept), see
-    :func:`~mmcrossformer.models.layers.resize_pos_embed`.
-    Checkpoints with other grids (e.g. the 384-pixel models) are resized
-    when loaded.
-
-    **Dense mode** (``dense_strides``, for detection and segmentation; the
-    classification path above is unchanged). Branch b sees the input scaled
-    by ``p_b / s_b`` so that its tokens have the integer stride ``s_b``
-    input pixels: ``dense_strides=(8, 16)`` shows the small branch
-    (``p = 12``) the input at 1.5x (stride 8) and the large one at 1x
-    (stride 16). Both grids start at the top-left pixel, token (i, j)
-    covering pixels ``[s_b i, s_b (i + 1)) x [s_b j, s_b (j + 1))``, so a
-    stride-16 token covers exactly 2 x 2 stride-8 tokens and
-    :class:`~mmcrossformer.models.necks.CrossViTPyramid` resamples between
-    them by pooling and nearest copying; the small branch then feeds the
-    stride-4 / 8 levels and the large one the stride-16 / 32 (and
-    coarser) levels. Why 1.5x for the small branch: at 1x its stride would
-    be 12, not a divisor of 16, and a stride-8 level would only be an
-    interpolation of it; at 0.75x it would duplicate the large branch's
-    stride 16. Position codes depend only on a token's index
-    (:meth:`dense_pos_embed`) and, given ``valid_sizes`` (``forward``),
-    padded tokens are masked out of every attention and zeroed in the
-    outputs: an image's features do not depend on the other images of its
-    batch. The last encoder's fusions are not
-    built (see ``out_type``), so every parameter gets a gradient.
+    Any input size works: each branch sees the image resized by its
+    ``branch_img_sizes[b] / img_size`` (240/224 and 224/224 by default, as
+    the official code), padded to its patch size; position embeddings are
+    resized to the actual grid (CLS kept), also when a checkpoint of
+    another grid is loaded. ``dense_strides`` switches to the dense
+    geometry of :mod:`.crossvit_dense` (integer token strides, padding
+    masks). Geometry in detail: docs/en/backbones.md, "CrossViT".
 
     **Outputs**, one entry per index of ``out_indices`` (encoder indices),
     each a tuple with one tensor per branch (small first):
@@ -361,8 +333,8 @@ class CrossViT(ArchBackbone):
             raise ValueError(f'out_type must be one of {self.OUT_TYPES}, '
                              f'got {out_type!r}')
         self.out_type = out_type
-        self.dense_strides = self._check_dense(dense_strides, dense_pos_size,
-                                               out_type, n)
+        self.dense_strides = check_dense_settings(
+            dense_strides, dense_pos_size, out_type, n)
         self.dense_pos_size = int(dense_pos_size)
         self.out_indices = self._normalize_indices(out_indices,
                                                    self.num_encoders,
@@ -438,23 +410,6 @@ class CrossViT(ArchBackbone):
                 zip(arch['embed_dims'], arch['num_heads'])):
             check_heads(dims, heads, f' of branch {b}')
         return arch
-
-    def _check_dense(self, strides, pos_size, out_type, n):
-        if strides is None:
-            return None
-        strides = tuple(strides)
-        if len(strides) != n or any(
-                int(s) != s or s < 1 for s in strides):
-            raise ValueError(f'dense_strides needs {n} positive ints (one '
-                             f'per branch), got {strides}')
-        if out_type != 'featmap':
-            raise ValueError(f'dense_strides (dense prediction) needs '
-                             f"out_type='featmap', got {out_type!r}")
-        if int(pos_size) != pos_size or pos_size < max(strides):
-            raise ValueError(f'dense_pos_size must be an int of at least '
-                             f'the largest stride {max(strides)}, got '
-                             f'{pos_size}')
-        return tuple(int(s) for s in strides)
 
     def _freeze_stages(self):
         if self.frozen_stages < 0:
@@ -579,103 +534,6 @@ class CrossViT(ArchBackbone):
             grids.append(grid)
         return tokens, grids
 
-    # ------------------------------------------------------------------
-    # dense-prediction mode (dense_strides)
-    def dense_pos_embed(self, branch: int,
-                        grid: Tuple[int, int]) -> torch.Tensor:
-        """Position embedding of branch ``branch`` on an (h, w) token grid in
-        dense mode, (1, 1 + h * w, C_b).
-
-        The learned table is resized once to the reference grid ``r x r``,
-        ``r = ceil(dense_pos_size / s_b)`` (it spans ``dense_pos_size``
-        input pixels), and the grid takes its top-left ``h x w`` corner;
-        rows / columns beyond ``r`` repeat the last ones. A token's code thus
-        depends only on its index (its position in input pixels), not on
-        the size of the padded batch around the image. ViTDet does the
-        same implicitly by padding every image to one 1024 x 1024 canvas.
-        """
-        s = self.dense_strides[branch]
-        r = math.ceil(self.dense_pos_size / s)
-        table = resize_pos_embed(self.pos_embeds[branch],
-                                 self.pos_grids[branch], (r, r),
-                                 self.interpolate_mode)
-        h, w = grid
-        dims = table.shape[-1]
-        patches = table[:, 1:].reshape(1, r, r, dims).permute(0, 3, 1, 2)
-        if h > r or w > r:
-            patches = F.pad(
-                patches, (0, max(w - r, 0), 0, max(h - r, 0)),
-                mode='replicate')
-        patches = patches[:, :, :h, :w].flatten(2).transpose(1, 2)
-        return torch.cat([table[:, :1], patches], dim=1)
-
-    def _check_valid_sizes(self, x, valid_sizes):
-        if valid_sizes is None:
-            valid_sizes = get_valid_sizes(x)
-        if valid_sizes is None:
-            return None
-        sizes = [(int(h), int(w)) for h, w in valid_sizes]
-        batch, height, width = x.shape[0], x.shape[2], x.shape[3]
-        if len(sizes) != batch or any(
-                not (0 < h <= height and 0 < w <= width) for h, w in sizes):
-            raise ValueError(f'valid_sizes {sizes} do not fit a batch of '
-                             f'{batch} images of {height}x{width} pixels '
-                             f'(one (h, w) per image, 0 < h <= {height}, '
-                             f'0 < w <= {width})')
-        if all(s == (height, width) for s in sizes):
-            return None
-        return sizes
-
-    def _embed_dense(self, x: torch.Tensor, valid_sizes):
-        """Tokens, grids and token masks of the dense mode.
-
-        Branch b sees the input zero-padded at the bottom / right and scaled
-        by ``p_b / s_b``, so that patch (i, j) covers input pixels
-        ``[s_b i, s_b (i + 1)) x [s_b j, s_b (j + 1))``; the grid is
-        ``(ceil(H / s_b), ceil(W / s_b))``. One more token row and column
-        than that are embedded and dropped: the three-convolution
-        embedding of the last tokens reads up to one patch further, which
-        must hold what a larger padded batch holds there (zeros, and the
-        bicubic tail of the image), not the convolution's zero padding.
-        For a scale other than 1, two more zero rows / columns are padded
-        before resizing for the same reason (the bicubic kernel reads two
-        pixels on each side).
-        """
-        batch, _, height, width = x.shape
-        tokens, grids, masks = [], [], []
-        for b, embed in enumerate(self.patch_embeds):
-            s, p = self.dense_strides[b], self.patch_sizes[b]
-            grid = (math.ceil(height / s), math.ceil(width / s))
-            ext = (grid[0] + 1, grid[1] + 1)
-            margin = 2 if p != s else 0
-            img = F.pad(x, (0, ext[1] * s - width + margin, 0,
-                            ext[0] * s - height + margin))
-            if p != s:
-                mode = self.interpolate_mode
-                img = F.interpolate(
-                    img, scale_factor=p / s, mode=mode,
-                    align_corners=False if mode in ('bilinear', 'bicubic')
-                    else None, recompute_scale_factor=False)
-                img = img[:, :, :ext[0] * p, :ext[1] * p]
-            t, embed_grid = embed(img)
-            assert embed_grid == ext, (embed_grid, ext)
-            t = t.unflatten(1, ext)[:, :grid[0], :grid[1]].flatten(1, 2)
-            cls = self.cls_tokens[b].expand(batch, -1, -1)
-            t = torch.cat([cls, t], 1) + self.dense_pos_embed(b, grid)
-            tokens.append(self.drop_after_pos(t))
-            grids.append(grid)
-            if valid_sizes is None:
-                masks.append(None)
-                continue
-            rows = torch.arange(grid[0], device=x.device)
-            cols = torch.arange(grid[1], device=x.device)
-            valid = torch.stack([
-                (rows[:, None] < math.ceil(h / s)) &
-                (cols[None, :] < math.ceil(w / s)) for h, w in valid_sizes
-            ]).flatten(1)
-            masks.append(valid)
-        return tokens, grids, masks
-
     def forward(
         self,
         x: torch.Tensor,
@@ -712,11 +570,7 @@ class CrossViT(ArchBackbone):
         if self.dense_strides is not None:
             xs, grids, masks = self._embed_dense(
                 x, self._check_valid_sizes(x, valid_sizes))
-            key_masks = [
-                None if m is None else F.pad(m, (1, 0), value=True)[:, None,
-                                                                     None]
-                for m in masks
-            ]
+            key_masks = attention_key_masks(masks)
         else:
             xs, grids = self._embed(x)
             key_masks = None
