@@ -271,37 +271,14 @@ class CrossFormer(ArchBackbone):
     ``(4, 8, 16, 32)``, without extra norms, as the official detection
     backbone (``models/crossformer_backbone_det.py``).
 
-    Dense-prediction settings: each arch of :attr:`arch_zoo` carries its
-    ImageNet group sizes and LDA intervals. For CrossFormer++ (``'pp-*'``:
-    ``group_size=[4, 4, 14, 7]``, ``interval=[4, 2, 1, 1]``) these are tuned
-    to the 224 x 224 pre-training size, where the maps of stages 3 and 4
-    (14 x 14, 7 x 7) are one group each. On larger inputs a stage with
-    interval 1 whose map exceeds its group size gets LDA groups equal to its
-    SDA groups, i.e. no long-distance attention at all (at 800 x 1216:
-    stages 3 and 4). The official detection and segmentation backbones
-    therefore use ``group_size=[7, 7, 7, 7], interval=[8, 4, 2, 1]`` for
-    every variant. When a named arch keeps its ImageNet settings (neither
-    ``group_size`` nor ``interval`` given), these differ from the dense ones
-    (never for the CrossFormer v1 archs, whose ImageNet settings are the
-    dense ones) and an input makes such a stage degenerate, the backbone
-    logs a warning once per instance, naming the arch, its settings, the
-    input size, the stages and the fix. The check runs in eager mode only
-    (it is skipped while ``torch.compile`` traces, so that it adds no guard
-    or graph break).
-
-    ``torch.compile``: with dynamic shapes (``torch.compile(model,
-    dynamic=True)``; the default ``dynamic=None`` compiles a static graph
-    for the first input size and a dynamic one when the size changes) one
-    graph serves inputs of any size whose stage maps all take the same
-    group-shape branch of :class:`LSDAttention` (larger than the group, as
-    at detection sizes, or not). Whether a map is a multiple of the group
-    grid is no guard: while tracing, padding and the padding mask are
-    applied unconditionally (by zero, all-False), the DPB tables and masks
-    are built in the graph rather than looked up in the eager caches, and
-    the settings check above is skipped; eager mode keeps its shortcuts.
-    (Like any PyTorch graph, it still specialises on size-1 dimensions, here
-    a map only one group block high or wide, which detection-size inputs do
-    not have.)
+    Each arch of :attr:`arch_zoo` carries its ImageNet group sizes and
+    intervals; the dense-prediction configs set the official detection
+    ones (``group_size=[7, 7, 7, 7], interval=[8, 4, 2, 1]``), and a
+    CrossFormer++ arch kept at its 224-pixel settings on a larger input
+    logs a warning naming the stages that lose long-distance attention.
+    Under ``torch.compile`` with dynamic shapes one graph serves all input
+    sizes whose stage maps take the same group-shape branch. Both in
+    detail: docs/en/backbones.md.
 
     Args:
         arch (str | dict): A name of :attr:`arch_zoo` or a dict with the
