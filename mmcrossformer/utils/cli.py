@@ -188,9 +188,9 @@ def build_runner(cfg: Config):
     Returns:
         mmengine.runner.Runner: Ready for ``train()`` or ``test()``.
     """
+    from mmengine.hooks import Hook
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
-    from mmengine.hooks import Hook
     hooks = list(cfg.get('custom_hooks') or [])
     for i, hook in enumerate(hooks):
         if not isinstance(hook, (dict, Hook)):
