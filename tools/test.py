@@ -3,53 +3,17 @@
     python tools/test.py CONFIG CHECKPOINT [--work-dir DIR] [--out FILE]
         [--tta [--flip]] [--show-dir DIR] [--cfg-options KEY=VALUE ...]
     bash tools/dist_test.sh CONFIG CHECKPOINT NUM_GPUS
+
+The options come from :func:`mmcrossformer.utils.cli.test_parser`.
 """
 import os.path as osp
 
 from mmcrossformer.utils.cli import (
     build_runner,
     load_tool_config,
-    parse_tool_args,
-    tool_parser,
+    parse_test_args,
 )
 from mmcrossformer.utils.tta import add_flip, det_tta_boxes_only
-
-
-def parse_args(argv=None):
-    parser = tool_parser('Test (and evaluate) a model',
-                         'test config file path',
-                         'dir to save the evaluation logs')
-    parser.add_argument(
-        'checkpoint',
-        help='checkpoint: a path or http(s) URL, this project\'s or an '
-        'official file as released (converted on load)')
-    parser.add_argument(
-        '--out', help='dump the raw predictions to this pickle file')
-    parser.add_argument(
-        '--show-dir',
-        help='write a visualisation of every evaluated image to this folder '
-        '(mmengine visualisation hooks of mmdet / mmseg / mmpretrain)')
-    parser.add_argument(
-        '--show', action='store_true', help='show the visualisations')
-    parser.add_argument(
-        '--wait-time', type=float, default=2, help='seconds per shown image')
-    parser.add_argument(
-        '--tta',
-        action='store_true',
-        help='test-time augmentation with the config\'s tta_pipeline and '
-        'tta_model (ADE20K configs: the official multi-scale test, ratios '
-        '0.5-1.75 of (2048, 512) aligned to 32, no flip: the papers\' '
-        '"MS IoU"; COCO configs: mmdet\'s DetTTAModel, 3 scales x '
-        '{no flip, flip}, boxes merged by class-wise NMS; Mask R-CNN: boxes '
-        'only, as mmdet\'s DetTTAModel does not merge masks)')
-    parser.add_argument(
-        '--flip',
-        action='store_true',
-        help='with --tta: add horizontally flipped copies of every scale')
-    args = parse_tool_args(parser, argv)
-    if args.flip and not args.tta:
-        parser.error('--flip is an option of --tta; add --tta')
-    return args
 
 
 def enable_visualization(cfg, show: bool, show_dir: str, wait_time: float):
@@ -77,7 +41,7 @@ def enable_visualization(cfg, show: bool, show_dir: str, wait_time: float):
 
 
 def main(argv=None):
-    args = parse_args(argv)
+    args = parse_test_args(argv)
     if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint {args.checkpoint} does not exist')
     cfg = load_tool_config(args, ('test_dataloader', ))

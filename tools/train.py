@@ -9,8 +9,9 @@ classification configs:
     python tools/train.py CONFIG --amp-dtype float16   # fp16 + loss scaling
     bash tools/dist_train.sh CONFIG NUM_GPUS
 
-The options shared with tools/test.py (``--work-dir``, ``--cfg-options``,
-``--launcher``) come from :mod:`mmcrossformer.utils.cli`.
+The options (those shared with tools/test.py: ``--work-dir``,
+``--cfg-options``, ``--launcher``) come from
+:func:`mmcrossformer.utils.cli.train_parser`.
 """
 import os.path as osp
 
@@ -18,40 +19,12 @@ from mmcrossformer.utils import setup_amp, trust_file
 from mmcrossformer.utils.cli import (
     build_runner,
     load_tool_config,
-    parse_tool_args,
-    tool_parser,
+    parse_train_args,
 )
 
 
-def parse_args(argv=None):
-    parser = tool_parser('Train a model', 'train config file path',
-                         'dir to save logs and checkpoints')
-    parser.add_argument(
-        '--amp',
-        action='store_true',
-        help='automatic mixed precision (fp16 on CUDA, bf16 on CPU)')
-    parser.add_argument(
-        '--amp-dtype',
-        choices=('float16', 'bfloat16'),
-        help='autocast dtype of --amp (implies --amp); float16 on a CPU '
-        'runs the loss-scaled fp16 path of CUDA AMP, to rehearse a GPU run')
-    parser.add_argument(
-        '--auto-scale-lr',
-        action='store_true',
-        help='scale the lr by total batch size / '
-        'auto_scale_lr.base_batch_size')
-    parser.add_argument(
-        '--resume',
-        nargs='?',
-        type=str,
-        const='auto',
-        help='resume from the given checkpoint, or from the latest '
-        'checkpoint of the work_dir when no path is given')
-    return parse_tool_args(parser, argv)
-
-
 def main(argv=None):
-    args = parse_args(argv)
+    args = parse_train_args(argv)
     cfg = load_tool_config(args, ('train_dataloader', 'val_dataloader'))
     if args.amp or args.amp_dtype:
         setup_amp(cfg, args.amp_dtype)

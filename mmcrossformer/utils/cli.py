@@ -4,12 +4,11 @@
 Both tools take a config, ``--work-dir``, ``--cfg-options``, ``--launcher``
 and ``--local_rank`` (the names of mmpretrain's and mmdet's tools), load and
 check the config the same way, and build the Runner the config asks for.
-Each tool adds only its own options to the parser returned by
-:func:`tool_parser`::
+Each tool's parser adds only its own options to the one returned by
+:func:`tool_parser` (:func:`train_parser`, :func:`test_parser`), so the
+parsers are tested without loading a tool file::
 
-    parser = tool_parser('Train a model', 'train config file path')
-    parser.add_argument('--amp', action='store_true')
-    args = parse_tool_args(parser)
+    args = parse_train_args()
     cfg = load_tool_config(args, ('train_dataloader', 'val_dataloader'))
     build_runner(cfg).train()
 """
@@ -127,6 +126,127 @@ def parse_tool_args(parser: argparse.ArgumentParser,
     return args
 
 
+def train_parser() -> argparse.ArgumentParser:
+    """The parser of ``tools/train.py``.
+
+    Returns:
+        argparse.ArgumentParser: :func:`tool_parser` with ``--amp``,
+        ``--amp-dtype`` (``float16`` / ``bfloat16``), ``--auto-scale-lr``
+        and ``--resume [CHECKPOINT]`` (``'auto'`` without a path).
+    """
+    parser = tool_parser('Train a model', 'train config file path',
+                         'dir to save logs and checkpoints')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision (fp16 on CUDA, bf16 on CPU)')
+    parser.add_argument(
+        '--amp-dtype',
+        choices=('float16', 'bfloat16'),
+        help='autocast dtype of --amp (implies --amp); float16 on a CPU '
+        'runs the loss-scaled fp16 path of CUDA AMP, to rehearse a GPU run')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the lr by total batch size / '
+        'auto_scale_lr.base_batch_size')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint, or from the latest '
+        'checkpoint of the work_dir when no path is given')
+    return parser
+
+
+def test_parser() -> argparse.ArgumentParser:
+    """The parser of ``tools/test.py``.
+
+    Returns:
+        argparse.ArgumentParser: :func:`tool_parser` with the positional
+        ``checkpoint``, ``--out``, ``--show-dir``, ``--show``,
+        ``--wait-time``, ``--tta`` and ``--flip``. ``--flip`` without
+        ``--tta`` is refused by :func:`parse_test_args`.
+    """
+    parser = tool_parser('Test (and evaluate) a model',
+                         'test config file path',
+                         'dir to save the evaluation logs')
+    parser.add_argument(
+        'checkpoint',
+        help='checkpoint: a path or http(s) URL, this project\'s or an '
+        'official file as released (converted on load)')
+    parser.add_argument(
+        '--out', help='dump the raw predictions to this pickle file')
+    parser.add_argument(
+        '--show-dir',
+        help='write a visualisation of every evaluated image to this folder '
+        '(mmengine visualisation hooks of mmdet / mmseg / mmpretrain)')
+    parser.add_argument(
+        '--show', action='store_true', help='show the visualisations')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='seconds per shown image')
+    parser.add_argument(
+        '--tta',
+        action='store_true',
+        help='test-time augmentation with the config\'s tta_pipeline and '
+        'tta_model (ADE20K configs: the official multi-scale test, ratios '
+        '0.5-1.75 of (2048, 512) aligned to 32, no flip: the papers\' '
+        '"MS IoU"; COCO configs: mmdet\'s DetTTAModel, 3 scales x '
+        '{no flip, flip}, boxes merged by class-wise NMS; Mask R-CNN: boxes '
+        'only, as mmdet\'s DetTTAModel does not merge masks)')
+    parser.add_argument(
+        '--flip',
+        action='store_true',
+        help='with --tta: add horizontally flipped copies of every scale')
+    return parser
+
+
+# a module-level name starting with "test" is not a pytest test
+test_parser.__test__ = False
+
+
+def parse_train_args(argv: Optional[Sequence[str]] = None
+                     ) -> argparse.Namespace:
+    """Parse the arguments of ``tools/train.py`` (:func:`train_parser`).
+
+    Args:
+        argv (Sequence[str], optional): Arguments; ``sys.argv[1:]`` when
+            None. Defaults to None.
+
+    Returns:
+        argparse.Namespace: The parsed arguments (``LOCAL_RANK`` exported
+        as by :func:`parse_tool_args`).
+
+    Raises:
+        SystemExit: With status 2 and argparse's message on bad arguments.
+    """
+    return parse_tool_args(train_parser(), argv)
+
+
+def parse_test_args(argv: Optional[Sequence[str]] = None
+                    ) -> argparse.Namespace:
+    """Parse the arguments of ``tools/test.py`` (:func:`test_parser`).
+
+    Args:
+        argv (Sequence[str], optional): Arguments; ``sys.argv[1:]`` when
+            None. Defaults to None.
+
+    Returns:
+        argparse.Namespace: The parsed arguments (``LOCAL_RANK`` exported
+        as by :func:`parse_tool_args`).
+
+    Raises:
+        SystemExit: With status 2 and argparse's message on bad arguments,
+            also for ``--flip`` without ``--tta``.
+    """
+    parser = test_parser()
+    args = parse_tool_args(parser, argv)
+    if args.flip and not args.tta:
+        parser.error('--flip is an option of --tta; add --tta')
+    return args
+
+
 def default_work_dir(config: str) -> str:
     """``./work_dirs/<config file name without extension>``."""
     return osp.join('./work_dirs', osp.splitext(osp.basename(config))[0])
@@ -213,5 +333,6 @@ def build_runner(cfg: Config):
 
 __all__ = [
     'LAUNCHERS', 'ConfigOptionsAction', 'tool_parser', 'parse_tool_args',
+    'train_parser', 'test_parser', 'parse_train_args', 'parse_test_args',
     'default_work_dir', 'load_tool_config', 'build_runner'
 ]

@@ -1,18 +1,18 @@
 """The argument handling shared by tools/train.py and tools/test.py."""
-import importlib.util
 import os
 import os.path as osp
 
 import pytest
 from mmengine.registry import RUNNERS
 
-from mmcrossformer.testing import TOOLS
 from mmcrossformer.utils import is_trusted
 from mmcrossformer.utils.cli import (
     build_runner,
     default_work_dir,
     load_tool_config,
+    parse_test_args,
     parse_tool_args,
+    parse_train_args,
     tool_parser,
 )
 
@@ -184,28 +184,19 @@ def test_hooks_from_cfg_options_are_refused_by_name(tmp_path):
         build_runner(cfg)
 
 
-def _tool(name):
-    spec = importlib.util.spec_from_file_location(f'mmcf_tool_{name}',
-                                                  osp.join(TOOLS, name))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_tools_keep_their_own_options(no_local_rank, capsys):
-    train = _tool('train.py')
-    args = train.parse_args(['c.py', '--amp', '--resume', '--work-dir', 'w'])
+    """tools/train.py and tools/test.py parse with these functions."""
+    args = parse_train_args(['c.py', '--amp', '--resume', '--work-dir', 'w'])
     assert args.amp and args.resume == 'auto' and args.work_dir == 'w'
-    assert train.parse_args(['c.py', '--resume', 'x.pth']).resume == 'x.pth'
-    assert train.parse_args(['c.py']).resume is None
-    test = _tool('test.py')
-    args = test.parse_args(['c.py', 'ckpt.pth', '--tta', '--flip',
+    assert parse_train_args(['c.py', '--resume', 'x.pth']).resume == 'x.pth'
+    assert parse_train_args(['c.py']).resume is None
+    args = parse_test_args(['c.py', 'ckpt.pth', '--tta', '--flip',
                             '--cfg-options', 'a=1'])
     assert (args.config, args.checkpoint, args.cfg_options) == (
         'c.py', 'ckpt.pth', {'a': 1})
     with pytest.raises(SystemExit):
-        test.parse_args(['c.py', 'ckpt.pth', '--flip'])
+        parse_test_args(['c.py', 'ckpt.pth', '--flip'])
     assert '--flip is an option of --tta' in capsys.readouterr().err
     with pytest.raises(SystemExit):
-        train.parse_args(['c.py', '--tta'])  # test.py's option only
+        parse_train_args(['c.py', '--tta'])  # test.py's option only
     assert 'unrecognized arguments: --tta' in capsys.readouterr().err
