@@ -83,5 +83,6 @@ optim_wrapper = dict(
 auto_scale_lr = dict(base_batch_size=16)
 
 # Exact --resume: checkpoints carry the random states (torch, numpy, random,
-# CUDA, data-loader workers); see mmcrossformer/engine/hooks.py.
+# CUDA, data-loader workers); see
+# mmcrossformer/engine/hooks/random_state_hook.py.
 custom_hooks = [dict(type='mmcrossformer.RandomStateHook')]

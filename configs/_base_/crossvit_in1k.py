@@ -132,5 +132,6 @@ train_cfg = dict(by_epoch=True, max_epochs=300, val_interval=1)
 auto_scale_lr = dict(base_batch_size=4096)
 
 # Exact --resume: checkpoints carry the random states (torch, numpy, random,
-# CUDA, data-loader workers); see mmcrossformer/engine/hooks.py.
+# CUDA, data-loader workers); see
+# mmcrossformer/engine/hooks/random_state_hook.py.
 custom_hooks = [dict(type='mmcrossformer.RandomStateHook')]

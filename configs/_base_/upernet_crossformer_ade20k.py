@@ -73,5 +73,6 @@ param_scheduler = [
 ]
 
 # Exact --resume: checkpoints carry the random states (torch, numpy, random,
-# CUDA, data-loader workers); see mmcrossformer/engine/hooks.py.
+# CUDA, data-loader workers); see
+# mmcrossformer/engine/hooks/random_state_hook.py.
 custom_hooks = [dict(type='mmcrossformer.RandomStateHook')]

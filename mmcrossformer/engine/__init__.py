@@ -1,12 +1,10 @@
 from ..models.utils.layer_depth import find_layer_depth
-from .hooks import RandomStateHook
+from .hooks import LoadCheckpointHook, ProgressBarHook, RandomStateHook
 from .layer_decay import (
     OPTIM_WRAPPER_CONSTRUCTORS,
     build_layer_decay_constructor,
 )
-from .load_checkpoint_hook import LoadCheckpointHook
 from .optim_wrapper import CPUAutocastOptimWrapper
-from .progress import ProgressBarHook
 
 __all__ = [
     'CPUAutocastOptimWrapper', 'LoadCheckpointHook', 'RandomStateHook',

@@ -1,4 +1,5 @@
-"""Exact --resume with RandomStateHook (mmcrossformer/engine/hooks.py).
+"""Exact --resume with RandomStateHook
+(mmcrossformer/engine/hooks/random_state_hook.py).
 
 The demo detection config, with the full configs' drop path 0.2 set back
 (the demo itself trains without), keeps what makes a run random: drop path
