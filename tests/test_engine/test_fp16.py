@@ -39,7 +39,7 @@ from mmcrossformer.engine import CPUAutocastOptimWrapper
 from mmcrossformer.engine.optim_wrapper import fp32_mmcv_ops
 from mmcrossformer.utils import setup_amp
 
-BACKBONE_GRAD_RTOL = 1e-2
+BACKBONE_GRAD_RTOL = 2e-2
 DENSE_GRAD_RTOL = 0.25
 MEAN = torch.tensor([123.675, 116.28, 103.53])[:, None, None]
 STD = torch.tensor([58.395, 57.12, 57.375])[:, None, None]
@@ -498,6 +498,7 @@ def test_setup_amp_float16_on_cpu():
 # --- end to end through tools/train.py --------------------------------------
 
 
+@pytest.mark.slow  # minutes on 2 cores; the scaler is tested above
 def test_train_tool_fp16_on_cpu(demo_coco, tmp_path):
     work_dir = tmp_path / 'work'
     config = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco_demo.py')
