@@ -1,4 +1,5 @@
-"""tools/deployment/pytorch2onnx.py: onnxruntime (CPU) against PyTorch.
+"""tools/deployment/pytorch2onnx.py and mmcrossformer.deployment.onnx_export:
+onnxruntime (CPU) against PyTorch.
 
 Fast tests export statically with the tracer (seconds per model) at two
 sizes: the CrossFormer++-S and CrossViT-15-dagger classifiers, and the
@@ -12,16 +13,17 @@ grids), so a graph with a frozen padding decision would fail it.
 """
 import json
 import os.path as osp
+import subprocess
 import sys
 
 import numpy as np
 import pytest
 import torch
 
-from mmcrossformer.testing import CONFIGS, TOOLS
+from mmcrossformer.deployment import onnx_export as tool
+from mmcrossformer.testing import CONFIGS, TOOLS, run_tool
 
-sys.path.insert(0, osp.join(TOOLS, 'deployment'))
-import pytorch2onnx as tool  # noqa: E402
+TOOL = 'deployment/pytorch2onnx.py'
 
 CLS_PP_S = osp.join(CONFIGS, 'crossformerpp_s_in1k.py')
 CLS_CROSSVIT = osp.join(CONFIGS, 'crossvit_15_dagger_in1k.py')
@@ -49,12 +51,12 @@ def onnx_input_dims(path):
     return [d.dim_param or d.dim_value for d in dims]
 
 
-def test_crossformerpp_s_classifier_two_sizes(tmp_path, capsys):
+def test_crossformerpp_s_classifier_two_sizes(tmp_path):
     out = str(tmp_path / 'pp_s.onnx')
-    # 64x96: no padding in the stem; 72x100: stem and group padding
-    assert tool.main([CLS_PP_S, '--shape', '64', '96', '--out', out,
-                      '--verify-shape', '72', '100']) == 0
-    printed = capsys.readouterr().out
+    # 64x96: no padding in the stem; 72x100: stem and group padding (the
+    # tool as a user runs it; run_tool asserts exit status 0)
+    printed = run_tool(TOOL, CLS_PP_S, '--shape', '64', '96', '--out', out,
+                       '--verify-shape', '72', '100')
     assert 'classifier, torchscript exporter, opset 17' in printed
     assert '64x96: max |onnxruntime - PyTorch|' in printed
     assert '72x100: max |onnxruntime - PyTorch|' in printed
@@ -155,6 +157,21 @@ def test_two_stage_detector_and_bad_input(tmp_path):
         tool.pytorch2onnx(CLS_PP_S, shape=(16, 64),
                           out=str(tmp_path / 'x.onnx'),
                           cfg_options=SMALL_PP)
+
+
+@pytest.mark.parametrize('args, message', [
+    (['missing.py', '--shape', '64'], 'config not found: missing.py'),
+    ([CLS_PP_S, 'missing.pth', '--shape', '64'],
+     'checkpoint not found: missing.pth'),
+    ([CLS_PP_S, '--shape', '0', '64'], 'positive ints, got (0, 64)'),
+    ([CLS_PP_S, '--shape', '64', '--batch', '0'],
+     '--batch must be >= 1, got 0'),
+])
+def test_usage_errors_exit_2(args, message):
+    proc = subprocess.run([sys.executable, osp.join(TOOLS, TOOL), *args],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert message in proc.stderr
 
 
 @pytest.mark.slow
