@@ -6,7 +6,7 @@ import re
 import numpy as np
 import torch
 
-from mmcrossformer.analysis import (
+from mmcrossformer.apis.analysis import (
     attention_regions,
     block_amplitudes,
     load_backbone,
@@ -37,6 +37,13 @@ def test_functions(demo_coco):
         assert 1 <= region_size(heat) <= 49  # within one 7x7 group
     no_acl, _ = load_backbone(CONFIG, use_acl=False)
     assert all(b.acl is None for s in no_acl.stages for b in s.blocks)
+    # --cfg-options of the tools; backbone overrides are applied after them
+    no_acl, _ = load_backbone(
+        CONFIG, cfg_options={'model.backbone.use_acl': False})
+    assert all(b.acl is None for s in no_acl.stages for b in s.blocks)
+    acl, _ = load_backbone(
+        CONFIG, cfg_options={'model.backbone.use_acl': False}, use_acl=True)
+    assert any(b.acl is not None for s in acl.stages for b in s.blocks)
 
 
 def test_tools_write_pngs(demo_coco, tmp_path):
@@ -52,6 +59,7 @@ def test_tools_write_pngs(demo_coco, tmp_path):
     assert osp.getsize(tmp_path / 'amp' / 'amplitude.png') > 1000
     out = run_tool('analysis_tools/attention_regions.py', CONFIG, '--img',
                    _image(demo_coco), '--size', '64', '64', '--out-dir',
-                   str(tmp_path / 'attn'))
+                   str(tmp_path / 'attn'), '--cfg-options',
+                   'model.backbone.use_acl=False')
     assert len(re.findall(r'^\s+\d\s+\d+\s+(sda|lda)', out, re.M)) == 8
     assert osp.getsize(tmp_path / 'attn' / 'attention_regions.png') > 1000

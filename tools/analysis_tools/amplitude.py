@@ -5,7 +5,8 @@ and that amplitude cooling layers (ACL) damp them. This tool measures it for
 any CrossFormer config, on any image:
 
     python tools/analysis_tools/amplitude.py CONFIG [CHECKPOINT] --img IMG \
-        [--size 224 224] [--out-dir work_dirs/amplitude]
+        [--size 224 224] [--out-dir work_dirs/amplitude] \
+        [--cfg-options KEY=VALUE ...]
 
 It prints a table and saves ``amplitude.png``: the config's model and the
 same model with ``use_acl`` switched (weights shared where the layouts
@@ -15,10 +16,15 @@ import argparse
 import os
 import os.path as osp
 
-from mmcrossformer.analysis import block_amplitudes, load_backbone, load_image
+from mmcrossformer.apis.analysis import (
+    block_amplitudes,
+    load_backbone,
+    load_image,
+)
+from mmcrossformer.utils.cli import ConfigOptionsAction
 
 
-def main():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint', nargs='?')
@@ -26,13 +32,27 @@ def main():
     parser.add_argument('--size', type=int, nargs=2, default=(224, 224),
                         metavar=('H', 'W'))
     parser.add_argument('--out-dir', default='work_dirs/amplitude')
-    args = parser.parse_args()
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=ConfigOptionsAction,
+        metavar='KEY=VALUE',
+        help='override config settings, KEY=VALUE')
+    args = parser.parse_args(argv)
+    for what, path in (('config', args.config), ('image', args.img)):
+        if not osp.isfile(path):
+            parser.error(f'{what} not found: {path}')
+    return args
 
-    model, norm = load_backbone(args.config, args.checkpoint)
+
+def main(argv=None):
+    args = parse_args(argv)
+    model, norm = load_backbone(args.config, args.checkpoint,
+                                args.cfg_options)
     img = load_image(args.img, args.size, norm)
     has_acl = any(b.acl is not None for s in model.stages for b in s.blocks)
     toggled, _ = load_backbone(args.config, args.checkpoint,
-                               use_acl=not has_acl)
+                               args.cfg_options, use_acl=not has_acl)
     runs = {('with ACL' if has_acl else 'without ACL'):
             block_amplitudes(model, img),
             ('without ACL' if has_acl else 'with ACL'):

@@ -7,7 +7,8 @@ This tool draws those maps (last SDA and last LDA block of every stage) for
 any CrossFormer config, on any image:
 
     python tools/analysis_tools/attention_regions.py CONFIG [CHECKPOINT] \
-        --img IMG [--size 224 224] [--query 0.5 0.5] [--out-dir DIR]
+        --img IMG [--size 224 224] [--query 0.5 0.5] [--out-dir DIR] \
+        [--cfg-options KEY=VALUE ...]
 
 It prints the number of tokens holding 90% of the attention per block and
 saves ``attention_regions.png`` (input image + one map per block).
@@ -16,15 +17,16 @@ import argparse
 import os
 import os.path as osp
 
-from mmcrossformer.analysis import (
+from mmcrossformer.apis.analysis import (
     attention_regions,
     load_backbone,
     load_image,
     region_size,
 )
+from mmcrossformer.utils.cli import ConfigOptionsAction
 
 
-def main():
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('config')
     parser.add_argument('checkpoint', nargs='?')
@@ -35,9 +37,23 @@ def main():
                         metavar=('FY', 'FX'),
                         help='query position as fractions of height, width')
     parser.add_argument('--out-dir', default='work_dirs/attention_regions')
-    args = parser.parse_args()
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=ConfigOptionsAction,
+        metavar='KEY=VALUE',
+        help='override config settings, KEY=VALUE')
+    args = parser.parse_args(argv)
+    for what, path in (('config', args.config), ('image', args.img)):
+        if not osp.isfile(path):
+            parser.error(f'{what} not found: {path}')
+    return args
 
-    model, norm = load_backbone(args.config, args.checkpoint)
+
+def main(argv=None):
+    args = parse_args(argv)
+    model, norm = load_backbone(args.config, args.checkpoint,
+                                args.cfg_options)
     img = load_image(args.img, args.size, norm)
     maps = attention_regions(model, img, query=tuple(args.query))
     print(f'{"stage":>5} {"block":>5} {"attn":>4} {"map":>9} '

@@ -7,7 +7,8 @@
   one query token in chosen blocks (CrossFormer++ Sec. 3.3: attention regions
   grow with depth, the motivation for PGS).
 
-``tools/analysis_tools/amplitude.py`` and ``attention_regions.py`` wrap them.
+``tools/analysis_tools/amplitude.py`` and ``attention_regions.py`` wrap them;
+:func:`load_backbone` builds the backbone they analyse from a config.
 """
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -19,12 +20,20 @@ from mmcrossformer.models.backbones.crossformer import (
     CrossFormerBlock,
 )
 
+from .inference import build_model
+
+__all__ = [
+    'load_backbone', 'load_image', 'block_amplitudes', 'attention_regions',
+    'region_size'
+]
+
 IMAGENET_MEAN = (123.675, 116.28, 103.53)
 IMAGENET_STD = (58.395, 57.12, 57.375)
 
 
 def load_backbone(config: str,
                   checkpoint: Optional[str] = None,
+                  cfg_options: Optional[dict] = None,
                   **overrides) -> Tuple[CrossFormer, dict]:
     """The CrossFormer backbone of ``config`` in eval mode.
 
@@ -40,6 +49,9 @@ def load_backbone(config: str,
             :mod:`mmcrossformer.utils.checkpoint`). Loaded strictly,
             except that keys the overridden model lacks (or has extra, e.g.
             ACL layers toggled by ``use_acl``) are skipped.
+        cfg_options (dict, optional): Config overrides (dotted keys, as
+            ``--cfg-options`` gives them), merged before ``overrides``.
+            Defaults to None.
         **overrides: Backbone arguments to change, e.g. ``use_acl=False``.
 
     Returns:
@@ -49,10 +61,9 @@ def load_backbone(config: str,
         ValueError: If the config's backbone is not a CrossFormer, or the
             checkpoint does not fit it (without ``overrides``).
     """
-    from mmcrossformer.apis import build_model
-    built = build_model(
-        config, {f'model.backbone.{k}': v
-                 for k, v in overrides.items()})
+    options = dict(cfg_options or {})
+    options.update({f'model.backbone.{k}': v for k, v in overrides.items()})
+    built = build_model(config, options)
     model = getattr(built, 'backbone', None)
     if not isinstance(model, CrossFormer):
         raise ValueError(f'{config} has no CrossFormer backbone')
