@@ -1,18 +1,22 @@
 """Checks of a config before anything is built or trained."""
 import os.path as osp
+from typing import List, Optional
 
 
-def _backbone_channels(backbone: dict):
-    from mmcrossformer.models.backbones.crossformer import CrossFormer
-    if backbone.get('type') not in ('mmcrossformer.CrossFormer',
-                                    'CrossFormer'):
+def _backbone_channels(backbone: dict) -> Optional[List[int]]:
+    """Output channels of a CrossFormer backbone config, from the class's
+    public ``stage_channels`` (looked up in the registry, so this module
+    imports no model); None for other backbones."""
+    from mmcrossformer.registry import MODELS
+    name = backbone.get('type')
+    if name not in ('mmcrossformer.CrossFormer', 'CrossFormer'):
         return None
-    arch = CrossFormer._resolve_arch(backbone.get('arch', 'pp-s'))
-    n = len(arch['depths'])
-    dims = [arch['embed_dims'] * 2**i for i in range(n)]
-    indices = backbone.get('out_indices', (0, 1, 2, 3))
-    indices = [indices] if isinstance(indices, int) else list(indices)
-    return [dims[i % n] for i in sorted({i % n for i in indices})]
+    cls = MODELS.get('CrossFormer')
+    if cls is None:  # mmcrossformer.models not imported: nothing to check
+        return None
+    return cls.stage_channels(
+        backbone.get('arch', 'pp-s'), backbone.get('out_indices',
+                                                   (0, 1, 2, 3)))
 
 
 def check_in_channels(model: dict) -> None:

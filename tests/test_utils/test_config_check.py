@@ -49,3 +49,11 @@ def test_missing_dataset_path(tmp_path):
     assert proc.returncode != 0
     assert f'{tmp_path}/no_coco/' in proc.stderr and \
         'does not exist' in proc.stderr
+
+
+def test_stage_channels_without_building():
+    from mmcrossformer.models import CrossFormer
+    assert CrossFormer.stage_channels('s', (1, -1)) == [192, 768]
+    assert CrossFormer.stage_channels('pp-s') == [64, 128, 256, 512]
+    with pytest.raises(ValueError, match='out_indices entry 4'):
+        CrossFormer.stage_channels('t', (0, 4))

@@ -484,6 +484,25 @@ class CrossFormer(ArchBackbone):
     # ------------------------------------------------------------------
     # construction helpers
     @classmethod
+    def stage_channels(cls, arch: Union[str, dict] = 'pp-s',
+                       out_indices: Union[int, Sequence[int]] = (0, 1, 2, 3)
+                       ) -> List[int]:
+        """Channels C_i of the maps a backbone of ``arch`` returns for
+        ``out_indices``, without building it (for config checks).
+
+        Raises:
+            ValueError: As the constructor, for a bad arch or an
+                out-of-range index.
+        """
+        arch = cls._resolve_arch(arch)
+        num_stages = len(arch['depths'])
+        dims = [arch['embed_dims'] * 2**i for i in range(num_stages)]
+        return [
+            dims[i]
+            for i in cls._normalize_indices(out_indices, num_stages, 'stages')
+        ]
+
+    @classmethod
     def _resolve_arch(cls, arch: Union[str, dict]) -> dict:
         arch = cls._lookup_arch(arch)
         depths = list(arch['depths'])
