@@ -1,10 +1,10 @@
 from ..models.utils.layer_depth import find_layer_depth
 from .hooks import LoadCheckpointHook, ProgressBarHook, RandomStateHook
-from .layer_decay import (
+from .optimizers import (
     OPTIM_WRAPPER_CONSTRUCTORS,
+    CPUAutocastOptimWrapper,
     build_layer_decay_constructor,
 )
-from .optim_wrapper import CPUAutocastOptimWrapper
 
 __all__ = [
     'CPUAutocastOptimWrapper', 'LoadCheckpointHook', 'RandomStateHook',

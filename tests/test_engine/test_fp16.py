@@ -34,9 +34,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import CONFIGS, run_tool
 from mmcrossformer.engine import CPUAutocastOptimWrapper
-from mmcrossformer.engine.optim_wrapper import fp32_mmcv_ops
+from mmcrossformer.engine.optimizers import fp32_mmcv_ops
+from mmcrossformer.testing import CONFIGS, run_tool
 from mmcrossformer.utils import setup_amp
 
 BACKBONE_GRAD_RTOL = 2e-2

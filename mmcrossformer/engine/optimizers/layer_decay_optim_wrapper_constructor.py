@@ -1,6 +1,7 @@
 """mmpretrain's layer-decay optimizer-wrapper constructor for any model with
 a backbone. It imports mmpretrain, hence its own module:
-:mod:`mmcrossformer.engine.layer_decay` registers a builder that imports it
+:mod:`mmcrossformer.engine.optimizers.builders` registers a builder that
+imports it
 when a config asks for it."""
 from numbers import Real
 from typing import List, Optional

@@ -40,7 +40,7 @@ def test_fp32_mmcv_ops_inside_autocast_only():
 
     import mmcv.ops
 
-    from mmcrossformer.engine.optim_wrapper import fp32_mmcv_ops
+    from mmcrossformer.engine.optimizers import fp32_mmcv_ops
     boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 11., 11.],
                           [50., 50., 60., 60.]]).bfloat16()
     scores = torch.tensor([0.9, 0.8, 0.7]).bfloat16()

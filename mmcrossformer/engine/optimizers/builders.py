@@ -26,8 +26,11 @@ from mmcrossformer.registry import OPTIM_WRAPPER_CONSTRUCTORS
 def build_layer_decay_constructor(optim_wrapper_cfg: dict,
                                   paramwise_cfg: Optional[dict] = None):
     """Build a
-    :class:`~.layer_decay_constructor.LayerDecayOptimWrapperConstructor`
+    :class:`~.layer_decay_optim_wrapper_constructor.
+    LayerDecayOptimWrapperConstructor`
     (imports mmpretrain). Registered as
     ``mmcrossformer.LayerDecayOptimWrapperConstructor``."""
-    from .layer_decay_constructor import LayerDecayOptimWrapperConstructor
+    from .layer_decay_optim_wrapper_constructor import (
+        LayerDecayOptimWrapperConstructor,
+    )
     return LayerDecayOptimWrapperConstructor(optim_wrapper_cfg, paramwise_cfg)
