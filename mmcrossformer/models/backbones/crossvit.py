@@ -165,42 +165,16 @@ class MultiScaleEncoder(BaseModule):
 class CrossViT(CrossViTDenseMixin, ArchBackbone):
     """CrossViT backbone: two ViT branches fused by cross-attention.
 
-    The architectures of Table 1 (``K = 3``, ``N = 1``, ``L = 1``); names and
-    numbers as the official models ``crossvit_<arch>_224`` (timm:
-    ``crossvit_<arch>_240``):
-
-    ============  =====  ========  ======  ======  =====  =========
-    arch          patch  dims      heads   depths  ratio  embedding
-    ============  =====  ========  ======  ======  =====  =========
-    tiny          12/16  96/192    3       1/4     4      linear
-    small         12/16  192/384   6       1/4     4      linear
-    base          12/16  384/768   12      1/4     4      linear
-    9             12/16  128/256   4       1/3     3      linear
-    15            12/16  192/384   6       1/5     3      linear
-    18            12/16  224/448   7       1/6     3      linear
-    9-dagger      12/16  128/256   4       1/3     3      3 conv.
-    15-dagger     12/16  192/384   6       1/5     3      3 conv.
-    18-dagger     12/16  224/448   7       1/6     3      3 conv.
-    ============  =====  ========  ======  ======  =====  =========
-
+    The architectures of Table 1 (``K = 3``, ``N = 1``, ``L = 1``) are in
+    :attr:`arch_zoo`, named as the official ``crossvit_<arch>_224`` models.
     Any input size works: each branch sees the image resized by its
     ``branch_img_sizes[b] / img_size`` (240/224 and 224/224 by default, as
     the official code), padded to its patch size; position embeddings are
     resized to the actual grid (CLS kept), also when a checkpoint of
     another grid is loaded. ``dense_strides`` switches to the dense
     geometry of :mod:`.crossvit_dense` (integer token strides, padding
-    masks). Geometry in detail: docs/en/backbones.md, "CrossViT".
-
-    **Outputs**, one entry per index of ``out_indices`` (encoder indices),
-    each a tuple with one tensor per branch (small first):
-
-    * ``out_type='cls_token'``: the CLS tokens, (B, C_b). With
-      ``final_norm``, the last encoder's go through the final norms, which
-      is what the classifier uses.
-    * ``out_type='featmap'``: the patch tokens as maps (B, C_b, h_b, w_b);
-      the last encoder's are normalised by the final norms when
-      ``final_norm`` (as mmpretrain's ViT), earlier ones are raw. See
-      :class:`~mmcrossformer.models.necks.CrossViTPyramid` for dense heads.
+    masks). The arch table, outputs and geometry in detail:
+    docs/en/backbones.md, "CrossViT".
 
     Args:
         arch (str | dict): A name of :attr:`arch_zoo` (case-insensitive) or a
