@@ -33,7 +33,7 @@ import os.path as osp
 
 import numpy as np
 
-from mmcrossformer.utils.cli import ConfigOptionsAction
+from mmcrossformer.utils.cli import add_cfg_options
 
 
 def parse_args():
@@ -48,12 +48,8 @@ def parse_args():
     parser.add_argument('--device', default='cpu')
     parser.add_argument('--score-thr', type=float, default=0.3)
     parser.add_argument('--topk', type=int, default=5)
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=ConfigOptionsAction,
-        metavar='KEY=VALUE',
-        help='override config entries (dotted keys), e.g. '
+    add_cfg_options(
+        parser, 'override config entries (dotted keys), e.g. '
         'model.test_cfg.score_thr=0.1')
     return parser.parse_args()
 

@@ -60,6 +60,21 @@ def _brackets_pair_up(text: str) -> bool:
     return not opened
 
 
+def add_cfg_options(
+        parser: argparse.ArgumentParser,
+        help: str = 'override config entries (dotted keys), KEY=VALUE'
+) -> None:
+    """Add ``--cfg-options KEY=VALUE ...`` (:class:`ConfigOptionsAction`:
+    a malformed item is a usage error, exit status 2) to ``parser``; every
+    tool takes config overrides this way."""
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=ConfigOptionsAction,
+        metavar='KEY=VALUE',
+        help=help)
+
+
 def tool_parser(description: str, config_help: str,
                 work_dir_help: str) -> argparse.ArgumentParser:
     """A parser with the options both tools share.
@@ -79,12 +94,8 @@ def tool_parser(description: str, config_help: str,
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument('config', help=config_help)
     parser.add_argument('--work-dir', help=work_dir_help)
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=ConfigOptionsAction,
-        metavar='KEY=VALUE',
-        help='override config entries (dotted keys), e.g. '
+    add_cfg_options(
+        parser, 'override config entries (dotted keys), e.g. '
         'optim_wrapper.optimizer.lr=2e-4; applied before the checks and '
         'before --work-dir')
     parser.add_argument(
@@ -332,7 +343,8 @@ def build_runner(cfg: Config):
 
 
 __all__ = [
-    'LAUNCHERS', 'ConfigOptionsAction', 'tool_parser', 'parse_tool_args',
+    'LAUNCHERS', 'ConfigOptionsAction', 'add_cfg_options', 'tool_parser',
+    'parse_tool_args',
     'train_parser', 'test_parser', 'parse_train_args', 'parse_test_args',
     'default_work_dir', 'load_tool_config', 'build_runner'
 ]

@@ -21,7 +21,7 @@ from mmcrossformer.apis.analysis import (
     load_backbone,
     load_image,
 )
-from mmcrossformer.utils.cli import ConfigOptionsAction
+from mmcrossformer.utils.cli import add_cfg_options
 
 
 def parse_args(argv=None):
@@ -32,12 +32,7 @@ def parse_args(argv=None):
     parser.add_argument('--size', type=int, nargs=2, default=(224, 224),
                         metavar=('H', 'W'))
     parser.add_argument('--out-dir', default='work_dirs/amplitude')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=ConfigOptionsAction,
-        metavar='KEY=VALUE',
-        help='override config settings, KEY=VALUE')
+    add_cfg_options(parser, 'override config settings, KEY=VALUE')
     args = parser.parse_args(argv)
     for what, path in (('config', args.config), ('image', args.img)):
         if not osp.isfile(path):

@@ -23,7 +23,7 @@ from mmcrossformer.apis.analysis import (
     load_image,
     region_size,
 )
-from mmcrossformer.utils.cli import ConfigOptionsAction
+from mmcrossformer.utils.cli import add_cfg_options
 
 
 def parse_args(argv=None):
@@ -37,12 +37,7 @@ def parse_args(argv=None):
                         metavar=('FY', 'FX'),
                         help='query position as fractions of height, width')
     parser.add_argument('--out-dir', default='work_dirs/attention_regions')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=ConfigOptionsAction,
-        metavar='KEY=VALUE',
-        help='override config settings, KEY=VALUE')
+    add_cfg_options(parser, 'override config settings, KEY=VALUE')
     args = parser.parse_args(argv)
     for what, path in (('config', args.config), ('image', args.img)):
         if not osp.isfile(path):

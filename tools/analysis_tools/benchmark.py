@@ -75,7 +75,7 @@ from mmcrossformer.apis.benchmark import (
     variant_label,
 )
 from mmcrossformer.utils.benchmark import AMP_DTYPES, require_cuda
-from mmcrossformer.utils.cli import ConfigOptionsAction
+from mmcrossformer.utils.cli import ConfigOptionsAction, add_cfg_options
 
 
 class VariantAction(ConfigOptionsAction):
@@ -138,12 +138,7 @@ def parse_args(argv=None):
         '--no-roofline',
         action='store_true',
         help='skip FLOP counting and the matmul peak')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=ConfigOptionsAction,
-        metavar='KEY=VALUE',
-        help='overrides for every config, KEY=VALUE')
+    add_cfg_options(parser, 'overrides for every config, KEY=VALUE')
     args = parser.parse_args(argv)
     for path in [args.config] + args.compare:
         if not osp.isfile(path):

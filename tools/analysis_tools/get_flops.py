@@ -19,7 +19,7 @@ import argparse
 import os.path as osp
 
 from mmcrossformer.apis.flops import get_flops
-from mmcrossformer.utils.cli import ConfigOptionsAction
+from mmcrossformer.utils.cli import add_cfg_options
 
 
 def parse_args(argv=None):
@@ -32,12 +32,7 @@ def parse_args(argv=None):
         nargs='+',
         help='input H W (or one size for a square); defaults to 224 224 '
         '(mmpretrain), 1280 800 (mmdet), 512 2048 (mmseg)')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=ConfigOptionsAction,
-        metavar='KEY=VALUE',
-        help='override config settings, KEY=VALUE')
+    add_cfg_options(parser, 'override config settings, KEY=VALUE')
     args = parser.parse_args(argv)
     if not osp.isfile(args.config):
         parser.error(f'config not found: {args.config}')

@@ -19,7 +19,7 @@ import os.path as osp
 import sys
 import time
 
-from mmcrossformer.utils.cli import ConfigOptionsAction
+from mmcrossformer.utils.cli import add_cfg_options
 
 
 def parse_args():
@@ -39,11 +39,9 @@ def parse_args():
     parser.add_argument('--show-out', default=None,
                         help='write ONNX Runtime\'s prediction drawn on '
                         'the test image to this file')
-    parser.add_argument('--cfg-options', nargs='+',
-                        action=ConfigOptionsAction,
-                        metavar='KEY=VALUE',
-                        help='override model config keys, e.g. '
-                        'model.test_cfg.score_thr=0.3')
+    add_cfg_options(
+        parser, 'override model config keys, e.g. '
+        'model.test_cfg.score_thr=0.3')
     return parser.parse_args()
 
 

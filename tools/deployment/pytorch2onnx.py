@@ -35,7 +35,7 @@ from mmcrossformer.deployment.onnx_export import (
     check_shape,
     pytorch2onnx,
 )
-from mmcrossformer.utils.cli import ConfigOptionsAction
+from mmcrossformer.utils.cli import add_cfg_options
 
 
 def parse_args(argv=None):
@@ -72,12 +72,7 @@ def parse_args(argv=None):
     parser.add_argument(
         '--repeat', type=int, default=0,
         help='time this many onnxruntime / PyTorch runs per checked size')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=ConfigOptionsAction,
-        metavar='KEY=VALUE',
-        help='override config settings, KEY=VALUE')
+    add_cfg_options(parser, 'override config settings, KEY=VALUE')
     args = parser.parse_args(argv)
     if not osp.isfile(args.config):
         parser.error(f'config not found: {args.config}')
