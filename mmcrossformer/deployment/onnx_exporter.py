@@ -62,6 +62,51 @@ def _restore_moved_symbolics() -> List[Tuple[object, str]]:
     return added
 
 
+def _keep_method_descriptors() -> Tuple[Callable, List[tuple]]:
+    """Make mmdeploy's function rewriter keep static / class methods.
+
+    mmdeploy 1.3.1 restores a rewritten method on exit with the function it
+    read through the class, so a ``staticmethod`` comes back as a plain
+    function and is bound from then on (after one export, mmpretrain's
+    Swin fails: ``ShiftWindowMSA.get_attn_mask() got multiple values for
+    argument 'window_size'``). This wraps mmdeploy's ``_set_func`` to note
+    each class attribute it replaces, as it was, so that the block's exit
+    can put the descriptors back.
+
+    Returns:
+        tuple: (the original ``_set_func`` or None without mmdeploy, the
+        list of ``(class, name, descriptor)`` noted so far).
+    """
+    try:
+        rewriter = importlib.import_module(
+            'mmdeploy.core.rewriters.function_rewriter')
+    except ImportError:
+        return None, []
+    original = rewriter._set_func
+    noted = []
+
+    def set_func(origin_func_path, *args, **kwargs):
+        parts = origin_func_path.split('.')
+        owner = None
+        for i in range(len(parts) - 1, 0, -1):
+            try:
+                owner = importlib.import_module('.'.join(parts[:i]))
+            except ImportError:
+                continue
+            for part in parts[i:-1]:
+                owner = getattr(owner, part, None)
+            break
+        raw = owner.__dict__.get(parts[-1]) if isinstance(owner,
+                                                          type) else None
+        if isinstance(raw, (staticmethod, classmethod)) and not any(
+                o is owner and n == parts[-1] for o, n, _ in noted):
+            noted.append((owner, parts[-1], raw))
+        return original(origin_func_path, *args, **kwargs)
+
+    rewriter._set_func = set_func
+    return original, noted
+
+
 def exporter_takes_dynamo(export: Callable = None) -> bool:
     """Whether ``torch.onnx.export`` has the ``dynamo`` switch (torch >= 2.5).
 
@@ -89,8 +134,10 @@ def torchscript_onnx_export() -> Iterator[Callable]:
     exporter. On a torch without the switch (< 2.5) the block changes
     nothing. Private symbolic helpers that mmdeploy imports from
     ``torch.onnx.symbolic_opset9`` (``_cast_Long``) are made available
-    there when torch has moved them. Everything is restored on exit, also
-    after an error. Blocks may be nested.
+    there when torch has moved them. Static and class methods that
+    mmdeploy's rewriter replaced come back as such (mmdeploy 1.3.1 leaves
+    them plain functions). Everything is restored on exit, also after an
+    error. Blocks may be nested.
 
     Yields:
         Callable: The function ``torch.onnx.export`` is inside the block.
@@ -116,9 +163,16 @@ def torchscript_onnx_export() -> Iterator[Callable]:
 
     torch.onnx.export = export
     added = _restore_moved_symbolics()
+    set_func, noted = _keep_method_descriptors()
     try:
         yield export
     finally:
         torch.onnx.export = original
         for module, name in added:
             delattr(module, name)
+        if set_func is not None:
+            importlib.import_module(
+                'mmdeploy.core.rewriters.function_rewriter'
+            )._set_func = set_func
+        for owner, name, raw in noted:
+            setattr(owner, name, raw)

@@ -68,3 +68,29 @@ def test_block_restores_the_symbolic_helper_mmdeploy_imports():
         from torch.onnx.symbolic_opset9 import _cast_Long
         assert callable(_cast_Long)
     assert hasattr(public, '_cast_Long') == had
+
+
+def test_block_keeps_static_methods_that_mmdeploy_rewrites():
+    """mmdeploy 1.3.1's rewriter gives a rewritten staticmethod back as a
+    plain function (mmpretrain's Swin then fails after any export in the
+    same process); inside the block it comes back a staticmethod."""
+    pytest.importorskip('mmdeploy')
+    from mmdeploy.codebase import import_codebase
+    from mmdeploy.core import RewriterContext
+    from mmdeploy.utils import Codebase
+    from mmpretrain.models.utils.attention import ShiftWindowMSA
+    import_codebase(Codebase.MMPRETRAIN)
+    raw = ShiftWindowMSA.__dict__['get_attn_mask']
+    assert isinstance(raw, staticmethod)
+    try:
+        with RewriterContext(cfg={}, backend='onnxruntime'):
+            pass
+        # mmdeploy alone loses the descriptor
+        assert not isinstance(ShiftWindowMSA.__dict__['get_attn_mask'],
+                              staticmethod)
+    finally:
+        ShiftWindowMSA.get_attn_mask = raw
+    with torchscript_onnx_export():
+        with RewriterContext(cfg={}, backend='onnxruntime'):
+            pass
+    assert ShiftWindowMSA.__dict__['get_attn_mask'] is raw
