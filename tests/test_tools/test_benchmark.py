@@ -191,8 +191,8 @@ def test_amp_dtypes():
 
 
 def test_no_tool_imports_another_tool():
-    """Code that tools share lives in the package: no tool puts a tools/
-    folder on sys.path or imports a sibling tool."""
+    """Code that tools share lives in the package: no tool imports a
+    sibling tool."""
     import ast
     import glob
     tools = {osp.splitext(osp.basename(p))[0]
