@@ -53,6 +53,7 @@ from mmcrossformer.registry import MODELS
 from ..layers import (
     CrossAttentionFusion,
     CrossViTPatchEmbed,
+    TokenWindows,
     TransformerLayer,
     resize_pos_embed,
 )
@@ -64,6 +65,7 @@ from .crossvit_dense import (
     CrossViTDenseMixin,
     attention_key_masks,
     check_dense_settings,
+    check_window_settings,
 )
 
 
@@ -94,6 +96,10 @@ class MultiScaleEncoder(BaseModule):
         layer_cfg (dict): Further arguments of the layers and fusions
             (``qkv_bias``, ``drop_rate``, ``attn_drop_rate``, ``act_cfg``,
             ``norm_cfg``).
+        window_layers (Sequence[Sequence[bool]], optional): Per branch and
+            layer, whether the layer attends in windows when the forward
+            gets ``windows`` (dense mode, ``dense_window_size``). None: all
+            layers global. Defaults to None.
     """
 
     def __init__(self,
@@ -105,11 +111,16 @@ class MultiScaleEncoder(BaseModule):
                  with_cp: bool = False,
                  with_fusion: bool = True,
                  layer_cfg: Optional[dict] = None,
+                 window_layers: Optional[Sequence[Sequence[bool]]] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         layer_cfg = layer_cfg or {}
         n = len(embed_dims)
         self.with_cp = with_cp
+        if window_layers is None:
+            window_layers = [[False] * d for d in depths]
+        self.window_layers = tuple(tuple(bool(w) for w in ws)
+                                   for ws in window_layers)
         self.branches = ModuleList()
         for b in range(n):
             self.branches.append(
@@ -136,20 +147,27 @@ class MultiScaleEncoder(BaseModule):
     def forward(
         self,
         xs: List[torch.Tensor],
-        key_masks: Optional[Sequence[Optional[torch.Tensor]]] = None
+        key_masks: Optional[Sequence[Optional[torch.Tensor]]] = None,
+        windows: Optional[Sequence[TokenWindows]] = None
     ) -> List[torch.Tensor]:
         """Tokens (B, 1 + N_b, C_b) per branch -> same shapes.
 
         ``key_masks`` holds one (B, 1, 1, 1 + N_b) bool mask (or None) per
         branch: keys that are False (padding) are ignored by the layers of
-        the branch and by the fusion that reads it.
+        the branch and by the fusion that reads it. ``windows`` (dense
+        mode) holds one :class:`~mmcrossformer.models.layers.TokenWindows`
+        per branch, used by the layers that ``window_layers`` marks.
         """
         if key_masks is None:
             key_masks = [None] * len(xs)
         outs = []
-        for x, layers, mask in zip(xs, self.branches, key_masks):
-            for layer in layers:
-                x = self._run(layer, x, mask)
+        for b, (x, layers, mask) in enumerate(
+                zip(xs, self.branches, key_masks)):
+            for i, layer in enumerate(layers):
+                if windows is not None and self.window_layers[b][i]:
+                    x = self._run(layer, x, mask, windows[b])
+                else:
+                    x = self._run(layer, x, mask)
             outs.append(x)
         if self.fusions is None:
             return outs
@@ -229,6 +247,19 @@ class CrossViT(CrossViTDenseMixin, ArchBackbone):
             repeat its last row / column). Set it to the largest padded
             training input, e.g. 1344 for 1333 x 800 COCO images, 512 for
             512-pixel crops. Defaults to 1024 (ViTDet's canvas).
+        dense_window_size (int | Sequence[int], optional): Dense mode:
+            window attention (ViTDet's recipe) with windows of this many
+            tokens per side, one int for all branches or one per branch,
+            anchored at the top-left token; the CLS token stays global.
+            Not the pretrained computation. Defaults to None (global
+            attention in every layer).
+        dense_global_layers (Sequence[Sequence[int]], optional): With
+            ``dense_window_size``: per branch, the layers that keep global
+            attention, numbered over all encoders (branch b has
+            ``num_encoders * depths[b]`` layers; negative indices count
+            from the end), e.g. ``((), (4, 9, 14))`` for the last layer of
+            each encoder of 15†'s large branch. Defaults to None (no global
+            layer).
         init_cfg (dict, optional): e.g. ``dict(type='Pretrained',
             checkpoint=PATH, prefix='backbone.')``. A Pretrained config with
             ``checkpoint=None`` trains from scratch (logged). Without it,
@@ -239,8 +270,10 @@ class CrossViT(CrossViTDenseMixin, ArchBackbone):
     Raises:
         ValueError: On an unknown arch name (the message lists the valid
             ones), an inconsistent arch dict, out-of-range ``out_indices`` /
-            ``frozen_stages``, an unknown ``out_type``, or
-            ``dense_strides`` without ``out_type='featmap'``.
+            ``frozen_stages``, an unknown ``out_type``,
+            ``dense_strides`` without ``out_type='featmap'``, or window
+            settings that are malformed or set without ``dense_strides``
+            (:func:`~.crossvit_dense.check_window_settings`).
 
     Example:
         >>> import torch
@@ -283,6 +316,8 @@ class CrossViT(CrossViTDenseMixin, ArchBackbone):
                  act_cfg: dict = dict(type='GELU'),
                  dense_strides: Optional[Sequence[int]] = None,
                  dense_pos_size: int = 1024,
+                 dense_window_size: Union[None, int, Sequence[int]] = None,
+                 dense_global_layers: Optional[Sequence[Sequence[int]]] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         arch = self._resolve_arch(arch)
@@ -310,6 +345,11 @@ class CrossViT(CrossViTDenseMixin, ArchBackbone):
         self.dense_strides = check_dense_settings(
             dense_strides, dense_pos_size, out_type, n)
         self.dense_pos_size = int(dense_pos_size)
+        depths = arch['depths']
+        self.dense_window_sizes, global_layers = check_window_settings(
+            dense_window_size, dense_global_layers, self.dense_strides,
+            [self.num_encoders * d for d in depths])
+        self.dense_global_layers = global_layers
         self.out_indices = self._normalize_indices(out_indices,
                                                    self.num_encoders,
                                                    'encoders')
@@ -353,7 +393,11 @@ class CrossViT(CrossViTDenseMixin, ArchBackbone):
                 # tokens that nothing reads (no gradient, DDP stalls)
                 with_fusion=(out_type == 'cls_token'
                              or k < self.num_encoders - 1),
-                layer_cfg=layer_cfg) for k in range(self.num_encoders))
+                layer_cfg=layer_cfg,
+                window_layers=None if global_layers is None else [[
+                    k * d + i not in global_layers[b] for i in range(d)
+                ] for b, d in enumerate(depths)])
+            for k in range(self.num_encoders))
         self.norms = ModuleList(
             build_norm_layer(norm_cfg, dims)[1] for dims in self.embed_dims)
         self._freeze_stages()
@@ -545,12 +589,13 @@ class CrossViT(CrossViTDenseMixin, ArchBackbone):
             xs, grids, masks = self._embed_dense(
                 x, self._check_valid_sizes(x, valid_sizes))
             key_masks = attention_key_masks(masks)
+            windows = self.dense_windows(grids, masks, x.shape[0], x.device)
         else:
             xs, grids = self._embed(x)
-            key_masks = None
+            key_masks = windows = None
         outs = []
         for k, encoder in enumerate(self.encoders):
-            xs = encoder(xs, key_masks)
+            xs = encoder(xs, key_masks, windows)
             if k == self.num_encoders - 1 and self.final_norm:
                 xs = [norm(t) for norm, t in zip(self.norms, xs)]
             if k in self.out_indices:

@@ -1,16 +1,19 @@
 """The dense-prediction geometry of :class:`~.crossvit.CrossViT`
 (``dense_strides``): integer token strides per branch, position codes that
-depend only on a token's place in the image, and masks of the padded
-tokens of a batch. Design and measurements: docs/en/backbones.md, "Dense
-prediction".
+depend only on a token's place in the image, masks of the padded
+tokens of a batch, and the optional attention windows
+(``dense_window_size``, ViTDet's recipe: Li et al., "Exploring Plain
+Vision Transformer Backbones for Object Detection", ECCV 2022, Sec. 3).
+Design and measurements: docs/en/backbones.md, "Dense prediction".
 """
 import math
-from typing import List, Optional, Sequence, Tuple
+import numbers
+from typing import FrozenSet, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
 
-from ..layers import resize_pos_embed
+from ..layers import TokenWindows, resize_pos_embed, token_windows
 from ..utils.valid_sizes import get_valid_sizes
 
 
@@ -42,6 +45,78 @@ def check_dense_settings(strides: Optional[Sequence[int]], pos_size: int,
     return tuple(int(s) for s in strides)
 
 
+def check_window_settings(
+    window_size: Union[None, int, Sequence[int]],
+    global_layers: Optional[Sequence[Sequence[int]]],
+    strides: Optional[Tuple[int, ...]], num_layers: Sequence[int]
+) -> Tuple[Optional[Tuple[int, ...]], Optional[Tuple[FrozenSet[int], ...]]]:
+    """``dense_window_size`` and ``dense_global_layers`` checked and
+    normalised (the windowed option of the dense mode).
+
+    Args:
+        window_size (int | Sequence[int] | None): Window side in tokens, one
+            for all branches or one per branch; None: global attention
+            everywhere.
+        global_layers (Sequence[Sequence[int]] | None): Per branch, the
+            layers that keep global attention, numbered over all encoders
+            (branch b's layers are 0 .. num_layers[b] - 1; negative indices
+            count from the end). None: no global layer.
+        strides (tuple[int] | None): The checked ``dense_strides``.
+        num_layers (Sequence[int]): Layers per branch over all encoders
+            (K * depths[b]).
+
+    Returns:
+        tuple: (window sides per branch, set of global layer indices per
+        branch), or (None, None) without windows.
+
+    Raises:
+        ValueError: If the windows are set without ``dense_strides``,
+            ``dense_global_layers`` without ``dense_window_size``, a window
+            side is not a positive int, there is not one entry per branch,
+            or a layer index is not an int, out of range or repeated (the
+            message names the value).
+    """
+    n = len(num_layers)
+    if window_size is None:
+        if global_layers is not None:
+            raise ValueError(
+                f'dense_global_layers={global_layers!r} needs '
+                f'dense_window_size (without windows every layer is global)')
+        return None, None
+    if strides is None:
+        raise ValueError(f'dense_window_size={window_size!r} needs '
+                         f'dense_strides (the dense mode)')
+
+    def is_int(v):
+        return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+    sizes = (window_size, ) * n if is_int(window_size) else window_size
+    if not isinstance(sizes, Sequence) or len(sizes) != n or not all(
+            is_int(s) and s >= 1 for s in sizes):
+        raise ValueError(f'dense_window_size needs a positive int or {n} '
+                         f'(one per branch), got {window_size!r}')
+    if global_layers is None:
+        global_layers = ((), ) * n
+    if not isinstance(global_layers, Sequence) or len(global_layers) != n \
+            or not all(isinstance(g, Sequence) for g in global_layers):
+        raise ValueError(f'dense_global_layers needs {n} lists of layer '
+                         f'indices (one per branch), got {global_layers!r}')
+    chosen = []
+    for b, (layers, total) in enumerate(zip(global_layers, num_layers)):
+        bad = [i for i in layers if not is_int(i) or not -total <= i < total]
+        if bad:
+            raise ValueError(
+                f'dense_global_layers[{b}]: {bad} not layer indices of '
+                f'branch {b}, which has {total} layers over all encoders '
+                f'(0 .. {total - 1})')
+        index = [int(i) % total for i in layers]
+        if len(set(index)) != len(index):
+            raise ValueError(f'dense_global_layers[{b}] names a layer twice:'
+                             f' {list(layers)}')
+        chosen.append(frozenset(index))
+    return tuple(int(s) for s in sizes), tuple(chosen)
+
+
 def attention_key_masks(
     token_masks: List[Optional[torch.Tensor]]
 ) -> List[Optional[torch.Tensor]]:
@@ -63,8 +138,9 @@ def attention_key_masks(
 
 class CrossViTDenseMixin:
     """The dense-mode methods of :class:`~.crossvit.CrossViT`; they read its
-    ``dense_strides``, ``dense_pos_size``, ``patch_sizes``,
-    ``patch_embeds``, ``cls_tokens``, ``pos_embeds`` and ``pos_grids``."""
+    ``dense_strides``, ``dense_pos_size``, ``dense_window_sizes``,
+    ``patch_sizes``, ``patch_embeds``, ``cls_tokens``, ``pos_embeds`` and
+    ``pos_grids``."""
 
     def dense_pos_embed(self, branch: int,
                         grid: Tuple[int, int]) -> torch.Tensor:
@@ -93,6 +169,23 @@ class CrossViTDenseMixin:
                 mode='replicate')
         patches = patches[:, :, :h, :w].flatten(2).transpose(1, 2)
         return torch.cat([table[:, :1], patches], dim=1)
+
+    def dense_windows(
+        self, grids: Sequence[Tuple[int, int]],
+        token_masks: Sequence[Optional[torch.Tensor]], batch: int,
+        device: torch.device
+    ) -> Optional[List[TokenWindows]]:
+        """The attention windows of each branch (None without
+        ``dense_window_size``): windows of ``dense_window_sizes[b]`` tokens
+        anchored at the grid's top-left token, padded and masked tokens
+        masked as keys (:func:`~mmcrossformer.models.layers.token_windows`).
+        """
+        if self.dense_window_sizes is None:
+            return None
+        return [
+            token_windows(grid, size, mask, batch, device) for grid, size,
+            mask in zip(grids, self.dense_window_sizes, token_masks)
+        ]
 
     def _check_valid_sizes(self, x, valid_sizes):
         if valid_sizes is None:

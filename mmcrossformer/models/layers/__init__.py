@@ -13,6 +13,11 @@ from .lsda import (
 )
 from .patch_embed import CrossViTPatchEmbed
 from .pos_embed import resize_pos_embed
+from .window_attention import (
+    TokenWindows,
+    token_windows,
+    windowed_self_attention,
+)
 
 __all__ = [
     'AmplitudeCoolingLayer',
@@ -24,6 +29,7 @@ __all__ = [
     'LSDAttention',
     'MultiheadSelfAttention',
     'PAD_MASK_VALUE',
+    'TokenWindows',
     'TransformerLayer',
     'build_ffn',
     'can_fuse',
@@ -32,5 +38,7 @@ __all__ = [
     'padding_key_mask',
     'relative_position_tables',
     'resize_pos_embed',
+    'token_windows',
     'ungroup_tokens',
+    'windowed_self_attention',
 ]

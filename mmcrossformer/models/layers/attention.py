@@ -16,6 +16,7 @@ from mmengine.model import BaseModule
 
 from .fused_ffn import build_ffn, ffn_forward
 from .shapes import check_heads
+from .window_attention import TokenWindows, windowed_self_attention
 
 
 class HeadsAttentionBase(BaseModule):
@@ -48,10 +49,13 @@ class HeadsAttentionBase(BaseModule):
 
 
 class MultiheadSelfAttention(HeadsAttentionBase):
-    """Multi-head self-attention over all tokens.
+    """Multi-head self-attention over all tokens (or in windows).
 
     Per head, ``softmax(q k^T / sqrt(C / h)) v`` with q, k, v from one fused
-    projection, then an output projection. State-dict keys: ``qkv``
+    projection, then an output projection; given ``windows``, patch tokens
+    attend inside their window (same parameters,
+    :func:`~.window_attention.windowed_self_attention`). State-dict keys:
+    ``qkv``
     (C -> 3C, output channels ordered q, k, v, head-major within each) and
     ``proj`` (C -> C).
 
@@ -84,18 +88,30 @@ class MultiheadSelfAttention(HeadsAttentionBase):
 
     def forward(self,
                 x: torch.Tensor,
-                key_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Attend every token to every (unmasked) token.
+                key_mask: Optional[torch.Tensor] = None,
+                windows: Optional[TokenWindows] = None) -> torch.Tensor:
+        """Attend every token to every (unmasked) token, or in windows.
 
         Args:
-            x (Tensor): Tokens of shape (B, N, C).
+            x (Tensor): Tokens of shape (B, N, C); with ``windows``, the CLS
+                token first and then the h x w grid row-major
+                (N = 1 + h * w).
             key_mask (Tensor, optional): Bool mask of shape (B, 1, 1, N),
                 False for keys that no query may attend to (padding). None
                 attends to all keys. Defaults to None.
+            windows (TokenWindows, optional): Window attention for the
+                patch tokens (:func:`~.window_attention.token_windows`);
+                the CLS token still attends to all tokens ``key_mask``
+                allows. None: global attention. Defaults to None.
 
         Returns:
             Tensor: Shape (B, N, C).
         """
+        if windows is not None:
+            out = windowed_self_attention(
+                self.qkv(x), windows, key_mask, self.num_heads,
+                self.attn_drop if self.training else 0.)
+            return self.proj_drop(self.proj(out))
         b, n, c = x.shape
         qkv = self.qkv(x).view(b, n, 3, self.num_heads, c // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
@@ -160,7 +176,8 @@ class TransformerLayer(BaseModule):
 
     def forward(self,
                 x: torch.Tensor,
-                key_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
+                key_mask: Optional[torch.Tensor] = None,
+                windows: Optional[TokenWindows] = None) -> torch.Tensor:
         """Run the layer.
 
         Args:
@@ -168,9 +185,12 @@ class TransformerLayer(BaseModule):
             key_mask (Tensor, optional): (B, 1, 1, N) bool, False for padded
                 keys, as :meth:`MultiheadSelfAttention.forward`.
                 Defaults to None.
+            windows (TokenWindows, optional): Window attention, as
+                :meth:`MultiheadSelfAttention.forward`. Defaults to None
+                (global attention).
 
         Returns:
             Tensor: Shape (B, N, C).
         """
-        x = x + self.drop_path(self.attn(self.ln1(x), key_mask))
+        x = x + self.drop_path(self.attn(self.ln1(x), key_mask, windows))
         return ffn_forward(self.ffn, self.ln2(x), identity=x)
