@@ -4,21 +4,16 @@
 # decay 1e-4 (none on CLS tokens and position embeddings),
 # 12 epochs, lr x0.1 at epochs 8 and 11, 500-iteration linear warm-up,
 # 16 images per batch in total (8 GPUs x 2), 1333x800 inputs.
-# The backbone runs in dense mode (mmcrossformer.CrossViT, dense_strides):
-# the small branch (12-pixel patches) sees the input at 1.5x, so its tokens
-# have stride 8 input pixels, the large branch (16-pixel patches) stride 16;
-# padded pixels of the batch are masked out of every attention
-# (mmcrossformer.ValidSizeDetDataPreprocessor records each image's size)
-# and position codes depend only on a token's place in the image (the table
-# spans 1344 pixels), so features do not depend on the other images of a
-# batch. mmcrossformer.CrossViTPyramid exchanges patch tokens between the
-# branches and builds strides 4-64 by geometry (stride-8 branch -> 4, 8,
-# stride-16 branch -> 16, 32, 64).
-# Note: the branches use global attention, so memory grows with the square
-# of the number of tokens (~15.2k small-branch tokens at 800x1216).
+# The backbone runs in dense mode (_base_/crossvit_dense.py: strides 8 and
+# 16, padded pixels masked out of attention with
+# mmcrossformer.ValidSizeDetDataPreprocessor); the position table spans 1344
+# pixels. mmcrossformer.CrossViTPyramid builds strides 4-64 (stride-8
+# branch -> 4, 8, stride-16 branch -> 16, 32, 64).
 # The RPN reads strides 4-64 and the RoI heads 4-32 from the pyramid
 # directly, as ViTDet does (no FPN top-down path).
-_base_ = './_base_/mask_rcnn_crossformer_coco.py'
+_base_ = [
+    './_base_/mask_rcnn_crossformer_coco.py', './_base_/crossvit_dense.py'
+]
 
 # ImageNet-1K pre-trained CrossViT-15† (converted with
 # tools/model_converters/crossvit_to_mmcf.py, keys prefixed 'backbone.').
@@ -26,30 +21,19 @@ _base_ = './_base_/mask_rcnn_crossformer_coco.py'
 # --cfg-options model.backbone.init_cfg.checkpoint=PATH
 pretrained = None
 
+# the shared dense settings, taken out of the bases so that they are no key
+# of this config (see _base_/crossvit_dense.py)
+dense = _base_.pop('crossvit_dense')
 model = dict(
     data_preprocessor=dict(type='mmcrossformer.ValidSizeDetDataPreprocessor'),
     backbone=dict(
         _delete_=True,
-        type='mmcrossformer.CrossViT',
-        arch='15-dagger',
-        drop_path_rate=0.1,
-        out_type='featmap',
-        out_indices=-1,
-        dense_strides=(8, 16),
+        **dense.backbone,
         # the position table spans the largest padded input (1333 -> 1344)
         dense_pos_size=1344,
         init_cfg=dict(
             type='Pretrained', checkpoint=pretrained, prefix='backbone.')),
-    neck=dict(
-        _delete_=True,
-        type='mmcrossformer.CrossViTPyramid',
-        in_channels=(192, 384),
-        out_channels=256,
-        out_strides=(4, 8, 16, 32, 64)))
+    neck=dict(_delete_=True, **dense.neck, out_strides=(4, 8, 16, 32, 64)))
 
-optim_wrapper = dict(
-    paramwise_cfg=dict(
-        custom_keys={
-            '.cls_tokens.': dict(decay_mult=0.0),
-            '.pos_embeds.': dict(decay_mult=0.0)
-        }))
+optim_wrapper = dict(paramwise_cfg=dict(custom_keys=dense.custom_keys))
+del dense
