@@ -23,46 +23,17 @@ model = dict(backbone=dict(img_size=408, branch_img_sizes=(408, 384)))
 # the official crossvit_15_dagger_224.pth); None starts from scratch
 load_from = None
 
-# as _base_/crossvit_in1k.py, at 408
-bgr_mean = [103.53, 116.28, 123.675]
-bgr_std = [57.375, 57.12, 58.395]
+# the pipelines of _base_/crossvit_in1k.py at 408: crop 408 for training,
+# resize the short side to 466 and center-crop 408 for testing (in a .py
+# config, the name _base_ is the merged base config while it runs)
 train_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='RandomResizedCrop',
-        scale=408,
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(
-        type='RandAugment',
-        policies='timm_increasing',
-        num_policies=2,
-        total_level=10,
-        magnitude_level=9,
-        magnitude_std=0.5,
-        hparams=dict(
-            pad_val=[round(x) for x in bgr_mean], interpolation='bicubic')),
-    dict(
-        type='RandomErasing',
-        erase_prob=0.25,
-        mode='rand',
-        min_area_ratio=0.02,
-        max_area_ratio=1 / 3,
-        fill_color=bgr_mean,
-        fill_std=bgr_std),
-    dict(type='PackInputs'),
+    dict(t, scale=408) if t.type == 'RandomResizedCrop' else t
+    for t in _base_.train_pipeline
 ]
 test_pipeline = [
-    dict(type='LoadImageFromFile'),
-    dict(
-        type='ResizeEdge',
-        scale=466,
-        edge='short',
-        backend='pillow',
-        interpolation='bicubic'),
-    dict(type='CenterCrop', crop_size=408),
-    dict(type='PackInputs'),
+    dict(t, scale=466) if t.type == 'ResizeEdge' else
+    dict(t, crop_size=408) if t.type == 'CenterCrop' else t
+    for t in _base_.test_pipeline
 ]
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(dataset=dict(pipeline=test_pipeline))
