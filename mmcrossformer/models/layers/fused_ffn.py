@@ -12,16 +12,18 @@ no autograd (``torch.no_grad()`` / ``torch.inference_mode()``), the module
 in eval mode (dropout and drop path off), two fully-connected layers with
 an exact or tanh GELU between them, no layer scale, oneDNN available, and
 neither ``torch.compile`` (which fuses by itself) nor ``torch.jit.trace``
-(FLOP counters) running. Everything else runs the module's own forward.
+(FLOP counters) running. Elsewhere on the CPU in fp32 (training) the
+module's layers run in its own order with both products on oneDNN
+(:mod:`.onednn_linear`); everything else runs the module's own forward.
 :func:`build_ffn` builds the FFN of both backbones' blocks in that form.
 """
-from functools import lru_cache
 from typing import Optional
 
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from mmcv.cnn.bricks.transformer import FFN
+
+from .onednn_linear import linear, onednn_linear_available, use_onednn_linear
 
 
 def build_ffn(embed_dims: int,
@@ -42,33 +44,6 @@ def build_ffn(embed_dims: int,
         if drop_path_rate > 0 else None,
         act_cfg=act_cfg,
         add_identity=True)
-
-
-@lru_cache(maxsize=1)
-def onednn_linear_available() -> bool:
-    """Whether this PyTorch build has oneDNN's fused linear kernels and they
-    reproduce ``F.linear`` + GELU / + addition on a small example (checked
-    once; False on builds or machines where they are missing or differ)."""
-    if not (torch.backends.mkldnn.is_available()
-            and hasattr(torch.ops.mkldnn, '_linear_pointwise')):
-        return False
-    try:
-        gen = torch.Generator().manual_seed(0)
-        x = torch.randn(3, 8, generator=gen)
-        w = torch.randn(4, 8, generator=gen)
-        b = torch.randn(4, generator=gen)
-        other = torch.randn(3, 4, generator=gen)
-        with torch.no_grad():
-            gelu = torch.ops.mkldnn._linear_pointwise(x, w, b, 'gelu', [],
-                                                      'none')
-            add = torch.ops.mkldnn._linear_pointwise.binary(
-                x, other, w, b, 'add')
-            ref = F.linear(x, w, b)
-        return bool(
-            torch.allclose(gelu, F.gelu(ref), atol=1e-5)
-            and torch.allclose(add, ref + other, atol=1e-5))
-    except Exception:  # a kernel not built for this machine
-        return False
 
 
 def _fusable_gelu(module: nn.Module) -> Optional[str]:
@@ -111,6 +86,9 @@ def ffn_forward(ffn: FFN, x: torch.Tensor,
         Tensor: (..., C_out), equal to ``ffn(x, identity=identity)``.
     """
     if not can_fuse(ffn, x):
+        if _plain_layers(ffn) and use_onednn_linear(
+                x, ffn.layers[0][0].weight):
+            return _onednn_forward(ffn, x, identity)
         return ffn(x, identity=identity)
     fc1, act, _ = ffn.layers[0]
     fc2 = ffn.layers[1]
@@ -120,3 +98,26 @@ def ffn_forward(ffn: FFN, x: torch.Tensor,
                                                 _fusable_gelu(act))
     return torch.ops.mkldnn._linear_pointwise.binary(
         hidden, identity.contiguous(), fc2.weight, fc2.bias, 'add')
+
+
+def _plain_layers(ffn: FFN) -> bool:
+    """Whether ``ffn.layers`` is mmcv's two-layer stack
+    ``[Sequential(Linear, act, Dropout), Linear, Dropout]``."""
+    layers = ffn.layers
+    return (ffn.num_fcs == 2 and len(layers) == 3
+            and isinstance(layers[0], nn.Sequential) and len(layers[0]) == 3
+            and isinstance(layers[0][0], nn.Linear)
+            and isinstance(layers[1], nn.Linear))
+
+
+def _onednn_forward(ffn: FFN, x: torch.Tensor,
+                    identity: Optional[torch.Tensor]) -> torch.Tensor:
+    """mmcv's ``FFN.forward`` with both fully-connected layers on oneDNN
+    (:func:`~.onednn_linear.linear`): the same modules, dropouts, layer
+    scale and drop path, in the same order."""
+    fc1, act, drop1 = ffn.layers[0]
+    out = drop1(act(linear(x, fc1)))
+    out = ffn.gamma2(ffn.layers[2](linear(out, ffn.layers[1])))
+    if not ffn.add_identity:
+        return ffn.dropout_layer(out)
+    return (x if identity is None else identity) + ffn.dropout_layer(out)

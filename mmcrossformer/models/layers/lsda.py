@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from .dpb import DynamicPositionBias
+from .onednn_linear import linear
 from .shapes import ceil_div, check_heads, pad_always
 
 # Added to the attention bias of padded keys. Finite, so that a group made
@@ -241,7 +242,7 @@ class LSDAttention(BaseModule):
         gh, gw, it = self.group_shape(h, w)
         heads, head_dims = self.num_heads, c // self.num_heads
         n = gh * gw
-        qkv = self.qkv(group_tokens(x, gh, gw, it))
+        qkv = linear(group_tokens(x, gh, gw, it), self.qkv)
         qkv = qkv.view(qkv.shape[0], n, 3, heads, head_dims)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         mask = self.dpb(gh, gw).to(q.dtype).unsqueeze(0)  # (1, heads, N, N)
@@ -300,5 +301,5 @@ class LSDAttention(BaseModule):
             out = F.scaled_dot_product_attention(
                 q, k, v, attn_mask=mask, dropout_p=drop, scale=self.scale)
         out = out.transpose(1, 2).flatten(2)  # (B * groups, N, C)
-        out = self.proj_drop(self.proj(out))
+        out = self.proj_drop(linear(out, self.proj))
         return ungroup_tokens(out, h, w, gh, gw, it)
