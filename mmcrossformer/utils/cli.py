@@ -1,5 +1,6 @@
 """Argument handling and Runner set-up shared by ``tools/train.py`` and
-``tools/test.py``.
+``tools/test.py``, and the argument helpers of the other tools
+(:func:`add_cfg_options`, :func:`require_files`, :func:`analysis_parser`).
 
 Both tools take a config, ``--work-dir``, ``--cfg-options``, ``--launcher``
 and ``--local_rank`` (the names of mmpretrain's and mmdet's tools), load and
@@ -15,7 +16,7 @@ parsers are tested without loading a tool file::
 import argparse
 import os
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Dict, Optional, Sequence
 
 from mmengine.config import Config, DictAction
 
@@ -73,6 +74,60 @@ def add_cfg_options(
         action=ConfigOptionsAction,
         metavar='KEY=VALUE',
         help=help)
+
+
+def require_files(parser: argparse.ArgumentParser,
+                  files: Dict[str, Optional[str]]) -> None:
+    """Make a missing input file a usage error.
+
+    Args:
+        parser (argparse.ArgumentParser): The tool's parser.
+        files (dict): ``{what: path}``, e.g. ``{'config': args.config}``;
+            a path of None (an optional input not given) is skipped.
+
+    Raises:
+        SystemExit: With status 2 and ``<what> not found: <path>`` (argparse's
+            usage error) for the first path that is not a file.
+    """
+    for what, path in files.items():
+        if path is not None and not osp.isfile(path):
+            parser.error(f'{what} not found: {path}')
+
+
+def analysis_parser(description: str,
+                    out_dir: str) -> argparse.ArgumentParser:
+    """The parser of the backbone analysis tools
+    (``tools/analysis_tools/amplitude.py``, ``attention_regions.py``).
+
+    Args:
+        description (str): The tool's one-line description.
+        out_dir (str): Default of ``--out-dir``.
+
+    Returns:
+        argparse.ArgumentParser: Parser with ``config``, an optional
+        ``checkpoint``, ``--img`` (required), ``--size H W`` (default
+        224 224), ``--out-dir`` and ``--cfg-options``; parse it with
+        :func:`parse_analysis_args`.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument('config')
+    parser.add_argument('checkpoint', nargs='?')
+    parser.add_argument('--img', required=True)
+    parser.add_argument('--size', type=int, nargs=2, default=(224, 224),
+                        metavar=('H', 'W'))
+    parser.add_argument('--out-dir', default=out_dir)
+    add_cfg_options(parser, 'override config settings, KEY=VALUE')
+    return parser
+
+
+def parse_analysis_args(parser: argparse.ArgumentParser,
+                        argv: Optional[Sequence[str]] = None
+                        ) -> argparse.Namespace:
+    """Parse the arguments of an analysis tool (:func:`analysis_parser`);
+    a missing config or image is a usage error (:func:`require_files`)."""
+    args = parser.parse_args(argv)
+    require_files(parser, {'config': args.config, 'image': args.img})
+    return args
 
 
 def tool_parser(description: str, config_help: str,
@@ -343,7 +398,8 @@ def build_runner(cfg: Config):
 
 
 __all__ = [
-    'LAUNCHERS', 'ConfigOptionsAction', 'add_cfg_options', 'tool_parser',
+    'LAUNCHERS', 'ConfigOptionsAction', 'add_cfg_options', 'require_files',
+    'analysis_parser', 'parse_analysis_args', 'tool_parser',
     'parse_tool_args',
     'train_parser', 'test_parser', 'parse_train_args', 'parse_test_args',
     'default_work_dir', 'load_tool_config', 'build_runner'

@@ -1,4 +1,5 @@
-"""The argument handling shared by tools/train.py and tools/test.py."""
+"""The argument handling shared by tools/train.py and tools/test.py, and
+the helpers of the other tools (missing files, the analysis tools' parser)."""
 import os
 import os.path as osp
 
@@ -7,12 +8,15 @@ from mmengine.registry import RUNNERS
 
 from mmcrossformer.utils import is_trusted
 from mmcrossformer.utils.cli import (
+    analysis_parser,
     build_runner,
     default_work_dir,
     load_tool_config,
+    parse_analysis_args,
     parse_test_args,
     parse_tool_args,
     parse_train_args,
+    require_files,
     tool_parser,
 )
 
@@ -200,3 +204,44 @@ def test_tools_keep_their_own_options(no_local_rank, capsys):
     with pytest.raises(SystemExit):
         parse_train_args(['c.py', '--tta'])  # test.py's option only
     assert 'unrecognized arguments: --tta' in capsys.readouterr().err
+
+
+def test_missing_files_are_usage_errors(tmp_path, capsys):
+    """require_files: the first missing path, by name; None is skipped."""
+    parser = tool_parser('a tool', 'config file', 'work dir')
+    present = tmp_path / 'c.py'
+    present.write_text('')
+    require_files(parser, {'config': str(present), 'checkpoint': None})
+    with pytest.raises(SystemExit) as exc:
+        require_files(parser, {'config': str(present),
+                               'source checkpoint': 'missing.pth'})
+    assert exc.value.code == 2
+    assert 'source checkpoint not found: missing.pth' in (
+        capsys.readouterr().err)
+
+
+def test_analysis_tools_options(tmp_path, capsys):
+    """amplitude.py / attention_regions.py: shared options, own extras."""
+    config, img = tmp_path / 'c.py', tmp_path / 'x.jpg'
+    config.write_text('')
+    img.write_bytes(b'')
+    parser = analysis_parser('a tool', 'work_dirs/a_tool')
+    parser.add_argument('--query', type=float, nargs=2)
+    args = parse_analysis_args(parser, [
+        str(config), 'ckpt.pth', '--img', str(img), '--query', '0.1', '0.2',
+        '--cfg-options', 'a=1'
+    ])
+    assert (args.checkpoint, args.size, args.out_dir, args.query,
+            args.cfg_options) == ('ckpt.pth', (224, 224), 'work_dirs/a_tool',
+                                  [0.1, 0.2], {'a': 1})
+    args = parse_analysis_args(
+        analysis_parser('a tool', 'out'),
+        [str(config), '--img', str(img), '--size', '64', '96'])
+    assert args.checkpoint is None and args.size == [64, 96]
+    for argv, message in (([str(config), '--img', 'no.jpg'],
+                           'image not found: no.jpg'),
+                          (['no.py', '--img', str(img)],
+                           'config not found: no.py')):
+        with pytest.raises(SystemExit):
+            parse_analysis_args(analysis_parser('a tool', 'out'), argv)
+        assert message in capsys.readouterr().err

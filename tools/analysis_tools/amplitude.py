@@ -12,7 +12,6 @@ It prints a table and saves ``amplitude.png``: the config's model and the
 same model with ``use_acl`` switched (weights shared where the layouts
 agree; ACL layers start from their default init).
 """
-import argparse
 import os
 import os.path as osp
 
@@ -21,29 +20,17 @@ from mmcrossformer.apis.analysis import (
     load_backbone,
     load_image,
 )
-from mmcrossformer.utils.cli import add_cfg_options
+from mmcrossformer.utils.cli import analysis_parser, parse_analysis_args
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint', nargs='?')
-    parser.add_argument('--img', required=True)
-    parser.add_argument('--size', type=int, nargs=2, default=(224, 224),
-                        metavar=('H', 'W'))
-    parser.add_argument('--out-dir', default='work_dirs/amplitude')
-    add_cfg_options(parser, 'override config settings, KEY=VALUE')
-    args = parser.parse_args(argv)
-    for what, path in (('config', args.config), ('image', args.img)):
-        if not osp.isfile(path):
-            parser.error(f'{what} not found: {path}')
-    return args
+    parser = analysis_parser(__doc__.split('\n')[0], 'work_dirs/amplitude')
+    return parse_analysis_args(parser, argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    model, norm = load_backbone(args.config, args.checkpoint,
-                                args.cfg_options)
+    model, norm = load_backbone(args.config, args.checkpoint, args.cfg_options)
     img = load_image(args.img, args.size, norm)
     has_acl = any(b.acl is not None for s in model.stages for b in s.blocks)
     toggled, _ = load_backbone(args.config, args.checkpoint,

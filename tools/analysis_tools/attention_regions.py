@@ -13,7 +13,6 @@ any CrossFormer config, on any image:
 It prints the number of tokens holding 90% of the attention per block and
 saves ``attention_regions.png`` (input image + one map per block).
 """
-import argparse
 import os
 import os.path as osp
 
@@ -23,32 +22,21 @@ from mmcrossformer.apis.analysis import (
     load_image,
     region_size,
 )
-from mmcrossformer.utils.cli import add_cfg_options
+from mmcrossformer.utils.cli import analysis_parser, parse_analysis_args
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config')
-    parser.add_argument('checkpoint', nargs='?')
-    parser.add_argument('--img', required=True)
-    parser.add_argument('--size', type=int, nargs=2, default=(224, 224),
-                        metavar=('H', 'W'))
+    parser = analysis_parser(__doc__.split('\n')[0],
+                             'work_dirs/attention_regions')
     parser.add_argument('--query', type=float, nargs=2, default=(0.5, 0.5),
                         metavar=('FY', 'FX'),
                         help='query position as fractions of height, width')
-    parser.add_argument('--out-dir', default='work_dirs/attention_regions')
-    add_cfg_options(parser, 'override config settings, KEY=VALUE')
-    args = parser.parse_args(argv)
-    for what, path in (('config', args.config), ('image', args.img)):
-        if not osp.isfile(path):
-            parser.error(f'{what} not found: {path}')
-    return args
+    return parse_analysis_args(parser, argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    model, norm = load_backbone(args.config, args.checkpoint,
-                                args.cfg_options)
+    model, norm = load_backbone(args.config, args.checkpoint, args.cfg_options)
     img = load_image(args.img, args.size, norm)
     maps = attention_regions(model, img, query=tuple(args.query))
     print(f'{"stage":>5} {"block":>5} {"attn":>4} {"map":>9} '

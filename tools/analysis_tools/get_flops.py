@@ -16,10 +16,9 @@ mmdet and 512 x 2048 for mmseg configs (the sizes of the papers' tables);
 one number gives a square.
 """
 import argparse
-import os.path as osp
 
 from mmcrossformer.apis.flops import get_flops
-from mmcrossformer.utils.cli import add_cfg_options
+from mmcrossformer.utils.cli import add_cfg_options, require_files
 
 
 def parse_args(argv=None):
@@ -34,8 +33,7 @@ def parse_args(argv=None):
         '(mmpretrain), 1280 800 (mmdet), 512 2048 (mmseg)')
     add_cfg_options(parser, 'override config settings, KEY=VALUE')
     args = parser.parse_args(argv)
-    if not osp.isfile(args.config):
-        parser.error(f'config not found: {args.config}')
+    require_files(parser, {'config': args.config})
     return args
 
 

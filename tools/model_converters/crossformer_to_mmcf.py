@@ -60,6 +60,7 @@ from mmcrossformer.models.utils.ckpt_convert import (
     unwrap_state_dict,
 )
 from mmcrossformer.utils.checkpoint import safe_load
+from mmcrossformer.utils.cli import require_files
 from mmcrossformer.utils.state_dict import load_converted_strictly
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -85,10 +86,10 @@ def parse_args(argv=None):
         help='config to check the result against; defaults to the repo '
         'config of the task and variant')
     args = parser.parse_args(argv)
-    if not osp.isfile(args.src):
-        parser.error(f'source checkpoint not found: {args.src}')
-    if args.config is not None and not osp.isfile(args.config):
-        parser.error(f'config not found: {args.config}')
+    require_files(parser, {
+        'source checkpoint': args.src,
+        'config': args.config
+    })
     return args
 
 

@@ -43,6 +43,7 @@ from mmcrossformer.models.utils.ckpt_convert import (
     unwrap_state_dict,
 )
 from mmcrossformer.utils.checkpoint import safe_load
+from mmcrossformer.utils.cli import require_files
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -59,10 +60,10 @@ def parse_args(argv=None):
         'configs/crossvit_<variant>_in1k.py of the detected variant '
         '(crossvit_<variant>_384_in1k.py for the 384 releases)')
     args = parser.parse_args(argv)
-    if not osp.isfile(args.src):
-        parser.error(f'source checkpoint not found: {args.src}')
-    if args.config is not None and not osp.isfile(args.config):
-        parser.error(f'config not found: {args.config}')
+    require_files(parser, {
+        'source checkpoint': args.src,
+        'config': args.config
+    })
     return args
 
 
