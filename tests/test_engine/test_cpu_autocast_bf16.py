@@ -35,27 +35,38 @@ def test_every_arch_finite_under_bf16_autocast(arch):
             assert outs[0].dtype == torch.bfloat16
 
 
-def test_fp32_mmcv_ops_inside_autocast_only():
+@pytest.mark.parametrize('dtype,name', [(torch.float16, 'Half'),
+                                        (torch.bfloat16, 'BFloat16')])
+def test_fp32_mmcv_ops(dtype, name):
+    """mmcv 2.1's CPU nms refuses Half and BFloat16 boxes, its CPU
+    roi_align BFloat16 and features and rois of two dtypes (autocast mixes
+    low-precision features and fp32 rois); inside fp32_mmcv_ops both run in
+    fp32 and return the input's dtype, with a gradient for the features,
+    and mmcv's functions are restored afterwards."""
     import sys
 
     import mmcv.ops
 
     from mmcrossformer.engine.optimizers import fp32_mmcv_ops
     boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 11., 11.],
-                          [50., 50., 60., 60.]]).bfloat16()
-    scores = torch.tensor([0.9, 0.8, 0.7]).bfloat16()
+                          [50., 50., 60., 60.]]).to(dtype)
+    scores = torch.tensor([0.9, 0.8, 0.7]).to(dtype)
+    feats = torch.rand(1, 4, 16, 16).to(dtype).requires_grad_()
+    rois = torch.tensor([[0., 1., 1., 9., 9.]])
     nms_mod = sys.modules['mmcv.ops.nms']
     original = nms_mod.nms
-    with pytest.raises(RuntimeError, match='Float'):
+    with pytest.raises(RuntimeError, match=name):
+        mmcv.ops.RoIAlign((2, 2), 1.0)(feats, rois)
+    with pytest.raises(RuntimeError, match=name):
         mmcv.ops.batched_nms(boxes, scores, torch.zeros(3),
                              dict(type='nms', iou_threshold=0.5))
     with fp32_mmcv_ops():
         dets, keep = mmcv.ops.batched_nms(
             boxes, scores, torch.zeros(3), dict(type='nms',
                                                 iou_threshold=0.5))
-        feats = torch.rand(1, 4, 16, 16).bfloat16()
-        rois = torch.tensor([[0., 1., 1., 9., 9.]]).bfloat16()
         pooled = mmcv.ops.RoIAlign((2, 2), 1.0)(feats, rois)
-    assert keep.tolist() == [0, 2] and dets.dtype == torch.bfloat16
-    assert pooled.shape == (1, 4, 2, 2) and pooled.dtype == torch.bfloat16
+    assert keep.tolist() == [0, 2] and dets.dtype == dtype
+    assert pooled.shape == (1, 4, 2, 2) and pooled.dtype == dtype
+    pooled.float().sum().backward()
+    assert feats.grad.dtype == dtype and feats.grad.abs().sum() > 0
     assert nms_mod.nms is original

@@ -35,7 +35,6 @@ import torch
 import torch.nn.functional as F
 
 from mmcrossformer.engine import CPUAutocastOptimWrapper
-from mmcrossformer.engine.optimizers import fp32_mmcv_ops
 from mmcrossformer.testing import CONFIGS, run_tool
 from mmcrossformer.utils import setup_amp
 
@@ -446,31 +445,8 @@ def test_fp16_wrapper_static_scale_stays():
     assert wrapper.loss_scaler.get_scale() == 512.
 
 
-def test_fp32_mmcv_ops_take_fp16():
-    """mmcv 2.1's CPU nms refuses Half, its CPU roi_align wants features
-    and rois of one dtype (autocast mixes fp16 features and fp32 rois);
-    inside fp32_mmcv_ops both run in fp32 and return the input's dtype,
-    with a gradient for the features."""
-    import mmcv.ops
-    boxes = torch.tensor([[0., 0., 10., 10.], [1., 1., 11., 11.],
-                          [50., 50., 60., 60.]]).half()
-    scores = torch.tensor([0.9, 0.8, 0.7]).half()
-    feats = torch.rand(1, 4, 16, 16).half().requires_grad_()
-    rois = torch.tensor([[0., 1., 1., 9., 9.]])
-    with pytest.raises(RuntimeError, match='Half'):
-        mmcv.ops.RoIAlign((2, 2), 1.0)(feats, rois)
-    with pytest.raises(RuntimeError, match='Half'):
-        mmcv.ops.batched_nms(boxes, scores, torch.zeros(3),
-                             dict(type='nms', iou_threshold=0.5))
-    with fp32_mmcv_ops():
-        dets, keep = mmcv.ops.batched_nms(
-            boxes, scores, torch.zeros(3), dict(type='nms',
-                                                iou_threshold=0.5))
-        pooled = mmcv.ops.RoIAlign((2, 2), 1.0)(feats, rois)
-    assert keep.tolist() == [0, 2] and dets.dtype == torch.float16
-    assert pooled.dtype == torch.float16
-    pooled.float().sum().backward()
-    assert feats.grad.dtype == torch.float16 and feats.grad.abs().sum() > 0
+# fp32_mmcv_ops with float16 inputs: test_cpu_autocast_bf16.py tests it
+# for both low-precision dtypes
 
 
 def test_setup_amp_float16_on_cpu():
