@@ -19,6 +19,7 @@ from mmcrossformer.testing import (
     REPO,
     TOOLS,
     assert_learns,
+    coco_data_options,
     losses_of,
     run_tool,
 )
@@ -34,11 +35,7 @@ COMMON = ['randomness.seed=0', 'default_hooks.logger.interval=1',
 
 def coco_options(root, scale='(96,80)'):
     return [
-        f'train_dataloader.dataset.data_root={root}',
-        f'val_dataloader.dataset.data_root={root}',
-        f'test_dataloader.dataset.data_root={root}',
-        f'val_evaluator.ann_file={root}annotations/instances_val2017.json',
-        f'test_evaluator.ann_file={root}annotations/instances_val2017.json',
+        *coco_data_options(root),
         f'train_dataloader.dataset.pipeline.2.scale={scale}',
         'train_dataloader.dataset.pipeline.3.prob=0.0',
         f'val_dataloader.dataset.pipeline.1.scale={scale}',

@@ -20,7 +20,7 @@ import pytest
 import torch
 from mmengine.config import Config
 
-from mmcrossformer.testing import CONFIGS, run_tool
+from mmcrossformer.testing import CONFIGS, coco_data_options, run_tool
 
 DEMO = osp.join(CONFIGS, 'retinanet_crossformerpp_s_coco_demo.py')
 FULL_DROP_PATH = Config.fromfile(
@@ -85,11 +85,7 @@ def test_parsed_configs_have_the_hook(config):
 
 def _options(root):
     return [
-        f'train_dataloader.dataset.data_root={root}',
-        f'val_dataloader.dataset.data_root={root}',
-        f'test_dataloader.dataset.data_root={root}',
-        f'val_evaluator.ann_file={root}annotations/instances_val2017.json',
-        f'test_evaluator.ann_file={root}annotations/instances_val2017.json',
+        *coco_data_options(root),
         # the fixture's 160 x 128 images as they are (the demo scale is 2x)
         'train_dataloader.dataset.pipeline.2.scale=(160,128)',
         'val_dataloader.dataset.pipeline.1.scale=(160,128)',
