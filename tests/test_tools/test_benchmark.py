@@ -43,6 +43,10 @@ def test_table_from_the_command_line():
     assert all(row.rstrip().endswith('%') for row in forward), forward
     assert 'matmul peak measured in this run' in out
     assert 'input 1 x 3 x 64 x 96' in out
+    # the command that reproduces the table, ready to paste
+    assert ('command: python tools/analysis_tools/benchmark.py '
+            f'{DEMO} --shape 64 96 --warmup 0 --repeat 2 --variant '
+            "model.backbone.with_cp=True --threads 1") in out, out
 
 
 def test_report_contents():

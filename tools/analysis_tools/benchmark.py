@@ -63,6 +63,7 @@ Swin-T, mmdet's RetinaNet Swin-T and timm's CrossViT-15).
 import argparse
 import copy
 import os.path as osp
+import shlex
 import sys
 
 import torch
@@ -178,6 +179,10 @@ def main(argv=None):
         memory_pass=not args.no_memory,
         log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(format_table(report))
+    # the command that reproduces this table, ready to paste
+    print('command: python tools/analysis_tools/benchmark.py ' +
+          ' '.join(shlex.quote(a) for a in (
+              sys.argv[1:] if argv is None else argv)))
     return report
 
 
