@@ -82,6 +82,7 @@ def test_classifier_flops_match_metafile(config):
     'fpn_crossformerpp_s_ade20k.py',
     'upernet_crossformer_s_ade20k.py',
     'retinanet_crossvit_15_dagger_coco.py',
+    'retinanet_crossvit_15_dagger_window_coco.py',
 ])
 def test_dense_flops_match_metafile(config):
     check(config)
