@@ -15,6 +15,7 @@ from mmcv.cnn.bricks.drop import DropPath
 from mmengine.model import BaseModule
 
 from .fused_ffn import build_ffn, ffn_forward
+from .onednn_linear import linear
 from .shapes import check_heads
 from .window_attention import TokenWindows, windowed_self_attention
 
@@ -45,7 +46,7 @@ class HeadsAttentionBase(BaseModule):
             dropout_p=self.attn_drop if self.training else 0.)
         b, heads, nq, d = out.shape
         out = out.transpose(1, 2).reshape(b, nq, heads * d)
-        return self.proj_drop(self.proj(out))
+        return self.proj_drop(linear(out, self.proj))
 
 
 class MultiheadSelfAttention(HeadsAttentionBase):
@@ -109,11 +110,12 @@ class MultiheadSelfAttention(HeadsAttentionBase):
         """
         if windows is not None:
             out = windowed_self_attention(
-                self.qkv(x), windows, key_mask, self.num_heads,
+                linear(x, self.qkv), windows, key_mask, self.num_heads,
                 self.attn_drop if self.training else 0.)
-            return self.proj_drop(self.proj(out))
+            return self.proj_drop(linear(out, self.proj))
         b, n, c = x.shape
-        qkv = self.qkv(x).view(b, n, 3, self.num_heads, c // self.num_heads)
+        qkv = linear(x, self.qkv).view(b, n, 3, self.num_heads,
+                                        c // self.num_heads)
         q, k, v = qkv.permute(2, 0, 3, 1, 4).unbind(0)
         return self.attend(q, k, v, key_mask)
 

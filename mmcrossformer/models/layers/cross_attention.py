@@ -14,6 +14,7 @@ from mmcv.cnn.bricks.drop import DropPath
 from mmengine.model import BaseModule
 
 from .attention import HeadsAttentionBase
+from .onednn_linear import linear
 
 
 class CrossAttention(HeadsAttentionBase):
@@ -70,8 +71,8 @@ class CrossAttention(HeadsAttentionBase):
         b, n, c = x.shape
         heads, d = self.num_heads, c // self.num_heads
         q = self.q(x[:, :1]).view(b, 1, heads, d).transpose(1, 2)
-        k = self.k(x).view(b, n, heads, d).transpose(1, 2)
-        v = self.v(x).view(b, n, heads, d).transpose(1, 2)
+        k = linear(x, self.k).view(b, n, heads, d).transpose(1, 2)
+        v = linear(x, self.v).view(b, n, heads, d).transpose(1, 2)
         return self.attend(q, k, v, key_mask)
 
 
