@@ -286,30 +286,36 @@ def seg_samples(shapes):
     return out
 
 
+@pytest.mark.parametrize('size', [(96, 128), (104, 136)])
 @pytest.mark.parametrize('name', ['retinanet_crossvit_15_dagger_coco.py',
                                   'upernet_crossvit_15_dagger_ade20k.py'])
-def test_features_do_not_depend_on_batch_padding(name):
+def test_features_do_not_depend_on_batch_padding(name, size):
     """Through the config's data preprocessor and ``extract_feat``: image A
-    (96 x 128, no padding alone) and A batched with a larger image B (A
-    zero-padded to B's size) give the same pyramid over A's own region
-    (max |diff| <= 1e-4, fp32). A copy of the batch tensor (which loses the
+    alone and A batched with a larger image B (A zero-padded to B's size)
+    give the same pyramid over A's own region (max |diff| <= 1e-4, fp32).
+    A is 96 x 128 (even stride-8 grid) or 104 x 136 (odd 13 x 17 grid: its
+    last stride-16 token also covers padding, which the pyramid's exchange
+    must leave at zero). A copy of the batch tensor (which loses the
     recorded sizes, so attention sees the padding) differs: the test can
     fail."""
     cfg = load(name)
     model = build(cfg).eval()
-    a, b = images(1, 96, 128)[0], images(2, 160, 192)[1]
+    ha, wa = size
+    a, b = images(1, ha, wa)[0], images(2, 160, 192)[1]
     pre = model.data_preprocessor
     if cfg.default_scope == 'mmdet':
-        alone = pre(dict(inputs=[a], data_samples=det_samples([(96, 128)])))
+        alone = pre(dict(inputs=[a], data_samples=det_samples([size])))
         pair = pre(dict(inputs=[a, b],
-                        data_samples=det_samples([(96, 128), (160, 192)])))
+                        data_samples=det_samples([size, (160, 192)])))
+        canvas = (math.ceil(ha / 32) * 32, math.ceil(wa / 32) * 32)
     else:  # mmseg pads while training (to the crop size), never in tests
-        alone = pre(dict(inputs=[a], data_samples=seg_samples([(96, 128)])))
+        alone = pre(dict(inputs=[a], data_samples=seg_samples([size])))
         pre.size = (160, 192)
         pair = pre(dict(inputs=[a, b],
-                        data_samples=seg_samples([(96, 128), (160, 192)])),
+                        data_samples=seg_samples([size, (160, 192)])),
                    training=True)
-    assert tuple(alone['inputs'].shape[2:]) == (96, 128)
+        canvas = size
+    assert tuple(alone['inputs'].shape[2:]) == canvas
     assert tuple(pair['inputs'].shape[2:]) == (160, 192)
     with torch.no_grad():
         feats_alone = model.extract_feat(alone['inputs'])
@@ -320,9 +326,10 @@ def test_features_do_not_depend_on_batch_padding(name):
     assert len(feats_alone) == len(strides)
     for fa, fp, fl, stride in zip(feats_alone, feats_pair, feats_leaky,
                                   strides):
-        h, w = fa.shape[2:]
-        assert (h, w) == (math.ceil(96 / stride), math.ceil(128 / stride))
-        diff = (fa[0] - fp[0, :, :h, :w]).abs().max().item()
+        assert tuple(fa.shape[2:]) == tuple(
+            math.ceil(c / stride) for c in canvas)
+        h, w = math.ceil(ha / stride), math.ceil(wa / stride)
+        diff = (fa[0, :, :h, :w] - fp[0, :, :h, :w]).abs().max().item()
         assert diff <= 1e-4, (stride, diff)
-        leaks.append((fa[0] - fl[0, :, :h, :w]).abs().max().item())
+        leaks.append((fa[0, :, :h, :w] - fl[0, :, :h, :w]).abs().max().item())
     assert max(leaks) > 1e-3, leaks

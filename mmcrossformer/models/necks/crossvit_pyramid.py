@@ -96,11 +96,14 @@ class CrossViTPyramid(BaseModule):
 
     **Padding.** The backbone sets padded tokens to zero. Before each level's
     3x3 convolution every operation maps zeros to zeros (no biases, no
-    LayerNorm bias, GELU(0) = 0, zero-padded pooling), so the zeros padded
-    around a lone image by the convolutions are what a larger batch holds
-    there: for canvases that are multiples of 16 pixels (mmdet pads to 32,
-    mmseg trains on fixed crops) the levels over an image's own region do
-    not depend on the other images of its batch.
+    LayerNorm bias, GELU(0) = 0, zero-padded pooling), and the exchange adds
+    nothing to a small-branch token that is zero in every channel (where an
+    image's stride-8 grid is odd, its last large token also covers the first
+    padded stride-8 row / column), so the zeros padded around a lone image
+    by the convolutions are what a larger batch holds there: for canvases
+    that are multiples of 16 pixels (mmdet pads to 32, mmseg trains on fixed
+    crops) the levels over an image's own region do not depend on the other
+    images of its batch, whatever the image's size.
 
     Args:
         in_channels (Sequence[int]): (C_s, C_l), e.g. ``(192, 384)``.
@@ -195,7 +198,11 @@ class CrossViTPyramid(BaseModule):
         h, w = small.shape[2:]
         up = F.interpolate(
             self.large_to_small(large), scale_factor=2., mode='nearest')
-        small_out = small + up[:, :, :h, :w]
+        # a padded small-branch token (zero in every channel) takes nothing
+        # from the large token that also covers the image's last odd row /
+        # column, so it stays zero (see Padding in the class docstring)
+        image = small.ne(0).any(1, keepdim=True).to(up.dtype)
+        small_out = small + up[:, :, :h, :w] * image
         large_out = large + self.small_to_large(avg_pool2x(small))
         return small_out, large_out
 
