@@ -1,4 +1,5 @@
-"""Small models for tests: a tiny CrossFormer, and a config's model built
+"""Small models for tests: a tiny CrossFormer, a tiny dense CrossViT, and a
+config's model built
 the way mmengine's Runner builds it."""
 import copy
 import importlib
@@ -16,6 +17,37 @@ TINY_CROSSFORMER = dict(
     group_size=[4, 4, 4, 4],
     interval=[4, 2, 2, 1],
     use_acl=True)
+
+
+#: A two-encoder CrossViT small enough for unit tests (branch widths 16 /
+#: 32, one and two layers per encoder), with linear patch embeddings; the
+#: dagger variant (``multi_conv``, three-convolution embeddings) is wider.
+TINY_CROSSVIT = dict(
+    embed_dims=(16, 32),
+    depths=(1, 2),
+    num_heads=(2, 4),
+    mlp_ratios=(2, 2),
+    num_encoders=2)
+TINY_CROSSVIT_DAGGER = dict(TINY_CROSSVIT, embed_dims=(32, 64),
+                            multi_conv=True)
+
+
+def tiny_dense_crossvit(arch: dict = TINY_CROSSVIT, **kwargs) -> nn.Module:
+    """A :class:`~mmcrossformer.models.CrossViT` in dense mode (strides 8
+    and 16, ``dense_pos_size`` 128 unless given, no drop path),
+    initialised, in eval mode.
+
+    Args:
+        arch (dict): The arch; defaults to :data:`TINY_CROSSVIT`.
+        **kwargs: Further ``CrossViT`` arguments.
+    """
+    from mmcrossformer.models import CrossViT
+    kwargs.setdefault('dense_pos_size', 128)
+    model = CrossViT(
+        arch=copy.deepcopy(arch), out_type='featmap', dense_strides=(8, 16),
+        drop_path_rate=0., **kwargs)
+    model.init_weights()
+    return model.eval()
 
 
 def tiny_crossformer(**kwargs) -> nn.Module:

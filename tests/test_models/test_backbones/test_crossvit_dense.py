@@ -12,20 +12,9 @@ from mmcrossformer.models.data_preprocessors import (
     attach_valid_sizes,
     get_valid_sizes,
 )
-
-LINEAR = dict(
-    embed_dims=(16, 32), depths=(1, 2), num_heads=(2, 4), mlp_ratios=(2, 2),
-    num_encoders=2)
-DAGGER = dict(LINEAR, embed_dims=(32, 64), multi_conv=True)
-
-
-def dense(arch=LINEAR, **kwargs):
-    kwargs.setdefault('dense_pos_size', 128)
-    model = CrossViT(
-        arch=copy.deepcopy(arch), out_type='featmap', dense_strides=(8, 16),
-        drop_path_rate=0., **kwargs)
-    model.init_weights()
-    return model.eval()
+from mmcrossformer.testing import TINY_CROSSVIT as LINEAR
+from mmcrossformer.testing import TINY_CROSSVIT_DAGGER as DAGGER
+from mmcrossformer.testing import tiny_dense_crossvit as dense
 
 
 @pytest.mark.parametrize('size', [(64, 96), (50, 77), (8, 16)])

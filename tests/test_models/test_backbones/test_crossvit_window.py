@@ -10,21 +10,11 @@ import pytest
 import torch
 
 from mmcrossformer.models import CrossViT
+from mmcrossformer.testing import TINY_CROSSVIT as ARCH
+from mmcrossformer.testing import TINY_CROSSVIT_DAGGER as DAGGER
+from mmcrossformer.testing import tiny_dense_crossvit as dense
 
-# two encoders; branch 0 has 2 layers over them, branch 1 has 4
-ARCH = dict(
-    embed_dims=(16, 32), depths=(1, 2), num_heads=(2, 4), mlp_ratios=(2, 2),
-    num_encoders=2)
-DAGGER = dict(ARCH, embed_dims=(32, 64), multi_conv=True)
-
-
-def dense(arch=ARCH, **kwargs):
-    kwargs.setdefault('dense_pos_size', 128)
-    model = CrossViT(
-        arch=copy.deepcopy(arch), out_type='featmap', dense_strides=(8, 16),
-        drop_path_rate=0., **kwargs)
-    model.init_weights()
-    return model.eval()
+# ARCH: two encoders; branch 0 has 2 layers over them, branch 1 has 4
 
 
 def windowed(arch=ARCH, window=(3, 2), global_layers=((), (1, )), **kwargs):
