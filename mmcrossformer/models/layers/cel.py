@@ -16,8 +16,8 @@ from mmengine.model import BaseModule
 from .shapes import pad_feature_map
 
 # A kernel at least this many strides wide is applied as a stride-1
-# convolution on the space-to-depth input while its weight needs a gradient
-# (see conv_space_to_depth).
+# convolution on the space-to-depth input while its weight needs a gradient,
+# in eager CPU fp32 training (see conv_space_to_depth, _use_space_to_depth).
 SPACE_TO_DEPTH_MIN_RATIO = 4
 
 
@@ -59,14 +59,31 @@ def conv_space_to_depth(x: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
     return F.conv2d(x, weight, conv.bias)
 
 
-def _use_space_to_depth(conv: nn.Conv2d) -> bool:
+def _use_space_to_depth(conv: nn.Conv2d,
+                        x: Optional[torch.Tensor] = None) -> bool:
+    """Whether :func:`conv_space_to_depth` applies ``conv`` to ``x``.
+
+    Only in eager CPU fp32 training, where it was measured: not under
+    autocast (in fp16 the rearranged product rounds differently enough to
+    move a Cascade Mask R-CNN's fp16 gradients 3x further from fp32's),
+    not under ``torch.jit`` tracing, and not while ``torch.compile`` traces
+    (inductor picks its own convolution; with symbolic sizes, torch 2.9's
+    inductor fails on the space-to-depth graph: ``TypeError: cannot
+    determine truth value of Relational`` while it orders the symbolic
+    strides of the tensor saved for the backward pass).
+    """
     k, s = conv.kernel_size[0], conv.stride[0]
+    if x is not None and not (x.device.type == 'cpu'
+                              and x.dtype == torch.float32):
+        return False
     return (torch.is_grad_enabled() and conv.weight.requires_grad
             and k % s == 0 and k // s >= SPACE_TO_DEPTH_MIN_RATIO
             and conv.kernel_size[1] == k and conv.stride[1] == s
             and conv.padding[0] == conv.padding[1]
             and conv.dilation == (1, 1) and conv.groups == 1
-            and not torch.jit.is_tracing())
+            and not torch.is_autocast_enabled('cpu')
+            and not torch.jit.is_tracing()
+            and not torch.compiler.is_compiling())
 
 
 class CrossScaleEmbedding(BaseModule):
@@ -153,7 +170,7 @@ class CrossScaleEmbedding(BaseModule):
         x = x.permute(0, 3, 1, 2)
         x = pad_feature_map(x, self.stride)
         x = torch.cat([
-            conv_space_to_depth(x, proj) if _use_space_to_depth(proj) else
+            conv_space_to_depth(x, proj) if _use_space_to_depth(proj, x) else
             proj(x) for proj in self.projs
         ], dim=1)
         x = x.permute(0, 2, 3, 1)

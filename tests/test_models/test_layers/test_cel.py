@@ -41,9 +41,16 @@ def test_stem_values_and_gradients_equal_plain_convolutions():
         ], 1)
         return cel.norm(t.permute(0, 2, 3, 1))
 
-    # the 16 and 32 kernels take the space-to-depth form while training
-    assert [_use_space_to_depth(c) for c in cel.projs] == [
+    # the 16 and 32 kernels take the space-to-depth form while training in
+    # fp32 on the CPU; not under autocast, in fp64 or without gradients
+    image = torch.zeros(1, 3, 8, 8)
+    assert [_use_space_to_depth(c, image) for c in cel.projs] == [
         False, False, True, True]
+    with torch.autocast('cpu', dtype=torch.float16):
+        assert not _use_space_to_depth(cel.projs[3], image)
+    assert not _use_space_to_depth(cel.projs[3], image.double())
+    with torch.no_grad():
+        assert not _use_space_to_depth(cel.projs[3], image)
     results = []
     for fn in (cel, plain):
         t = x.clone().requires_grad_()
