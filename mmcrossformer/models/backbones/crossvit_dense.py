@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from ..layers import TokenWindows, resize_pos_embed, token_windows
-from ..utils.valid_sizes import get_valid_sizes
+from ..utils.valid_sizes import get_valid_size_tensor, get_valid_sizes
 
 
 def check_dense_settings(strides: Optional[Sequence[int]], pos_size: int,
@@ -188,6 +188,17 @@ class CrossViTDenseMixin:
         ]
 
     def _check_valid_sizes(self, x, valid_sizes):
+        """The valid sizes to mask, None when there is nothing to mask.
+
+        While ``torch.compile`` traces, attached sizes are taken as their
+        (B, 2) tensor, unchecked (:func:`attach_valid_sizes` checked them)
+        and masked even when they cover the canvas: their values stay data
+        of the graph instead of guards, so that new sizes do not recompile.
+        """
+        if valid_sizes is None and torch.compiler.is_compiling():
+            sizes = get_valid_size_tensor(x)
+            if sizes is not None:
+                return sizes
         if valid_sizes is None:
             valid_sizes = get_valid_sizes(x)
         if valid_sizes is None:
@@ -247,9 +258,16 @@ class CrossViTDenseMixin:
                 continue
             rows = torch.arange(grid[0], device=x.device)
             cols = torch.arange(grid[1], device=x.device)
-            valid = torch.stack([
-                (rows[:, None] < math.ceil(h / s)) &
-                (cols[None, :] < math.ceil(w / s)) for h, w in valid_sizes
-            ]).flatten(1)
-            masks.append(valid)
+            if torch.is_tensor(valid_sizes):  # (B, 2), while compiling
+                tokens_h = (valid_sizes[:, 0] + s - 1) // s
+                tokens_w = (valid_sizes[:, 1] + s - 1) // s
+                valid = ((rows[None, :, None] < tokens_h[:, None, None]) &
+                         (cols[None, None, :] < tokens_w[:, None, None]))
+            else:
+                valid = torch.stack([
+                    (rows[:, None] < math.ceil(h / s)) &
+                    (cols[None, :] < math.ceil(w / s))
+                    for h, w in valid_sizes
+                ])
+            masks.append(valid.flatten(1))
         return tokens, grids, masks

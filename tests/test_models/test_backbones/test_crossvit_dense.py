@@ -167,3 +167,33 @@ def test_with_cp_and_masks():
     out_cp = cp(x, valid_sizes=sizes)[-1]
     for a, b in zip(out, out_cp):
         torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize('window', [None, 4])
+def test_compile_one_graph_for_new_valid_sizes(window):
+    """Under torch.compile the attached sizes are read as a tensor: batches
+    of one padded size but other image sizes (as nearly every detection
+    batch has) reuse the graph instead of recompiling for each set of ints,
+    with the eager outputs, also when every image fills the canvas. The
+    ``eager`` backend runs dynamo (tracing, guards, recompiles) without
+    inductor's code generation."""
+    import torch._dynamo as dynamo
+    torch.manual_seed(0)
+    model = dense(dense_window_size=window)
+    graphs = []
+
+    def counting_backend(gm, example_inputs):
+        graphs.append(gm)
+        return gm.forward
+
+    dynamo.reset()
+    compiled = torch.compile(model, backend=counting_backend)
+    for sizes in [[(48, 64), (40, 56)], [(48, 64), (30, 50)],
+                  [(45, 64), (48, 60)], [(48, 64), (48, 64)]]:
+        x = attach_valid_sizes(torch.rand(2, 3, 48, 64), sizes)
+        with torch.no_grad():
+            outs, expected = compiled(x)[-1], model(x)[-1]
+        for out, ref in zip(outs, expected):
+            torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
+    assert len(graphs) == 1
+    dynamo.reset()
