@@ -26,10 +26,11 @@ import os
 import os.path as osp
 import subprocess
 import sys
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
+from mmengine.config import ConfigDict
 
 from ..utils.benchmark import (
     PeakMemory,
@@ -39,6 +40,7 @@ from ..utils.benchmark import (
     measure,
     require_cuda,
     set_tf32,
+    time_call,
 )
 from .flops import DEFAULT_SHAPES, check_shape, count_flops, tensor_forward
 from .inference import build_model
@@ -76,12 +78,16 @@ def make_step(model: nn.Module,
               pass_: str,
               images: torch.Tensor,
               amp=False,
-              compile: bool = False) -> Callable[[], object]:
+              compile: Union[bool, dict] = False) -> Callable[[], object]:
     """One pass (``'fwd'`` or ``'fwd+bwd'``) of a part of a built model on
     ``images``, as a function without arguments; sets the model's mode.
 
-    With ``compile``, the part runs through ``torch.compile`` (default
-    inductor backend); the first call compiles.
+    With ``compile`` (True, or a dict of ``torch.compile`` arguments, as
+    mmengine's Runner takes a config's ``compile``), the part runs through
+    ``torch.compile`` (default: the inductor backend, automatic dynamic
+    shapes); the first call compiles. In ``'fwd+bwd'`` the backward of the
+    compiled part is compiled too (AOTAutograd's joint graph); the loss
+    (a sum of means) and ``backward()``'s call stay eager.
 
     Raises:
         ValueError: For an unknown part or pass.
@@ -91,7 +97,8 @@ def make_step(model: nn.Module,
     device = images.device
     fn = part_callable(model, part, scope)
     if compile:
-        fn = torch.compile(fn)
+        fn = torch.compile(fn, **(compile if isinstance(compile, dict) else
+                                  {}))
     if pass_ == 'fwd':
         model.eval()
 
@@ -231,13 +238,18 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
             :func:`mmcrossformer.utils.benchmark.measure`.
         amp (bool | str): Run under autocast: True (bf16 on CPU, fp16 on
             CUDA), ``'fp16'`` or ``'bf16'``.
-        compile (bool): Time ``torch.compile``-d parts (at least one
-            warm-up call, which compiles).
+        compile (bool): Time every row ``torch.compile``-d. A row whose
+            config sets ``compile`` (mmengine's Runner option: True or a
+            dict of ``torch.compile`` arguments, e.g. a ``--variant
+            compile=True`` row) is compiled with it in any case. A compiled
+            row makes at least one warm-up call, which compiles and is
+            timed alone (``first_call_s``).
         tf32 (bool, optional): On CUDA, allow (True) or forbid (False) TF32
             in matmuls and convolutions; None keeps PyTorch's settings.
         roofline (bool): Count FLOPs and measure the matmul peak.
         memory_pass (bool): On the CPU, measure peak memory in a child
-            process (:func:`cpu_peak_memory`).
+            process (:func:`cpu_peak_memory`; eager rows only: a compiled
+            row's CPU memory is not measured).
         log (Callable): Receives a progress line before each measurement.
 
     Returns:
@@ -246,7 +258,10 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
         ``Measurement``, seconds per call, labelled part / name / pass),
         ``median_s``, ``iqr_s``, ``images_per_s``, ``peak_bytes``,
         ``flops`` (forward multiply-adds of one image; None for
-        ``fwd+bwd``)), ``peak_flops`` (multiply-adds per second or None),
+        ``fwd+bwd``), ``compiled`` (the ``torch.compile`` setting of the
+        row or False), ``first_call_s`` (compiled rows: seconds of the
+        first call, which compiles; else None)), ``peak_flops``
+        (multiply-adds per second or None),
         ``shape``, ``batch``, ``device``, ``amp`` (the autocast dtype's
         name or None), ``compile``, ``tf32`` (CUDA: whether TF32 was
         allowed in matmuls / convolutions; CPU: None).
@@ -286,8 +301,11 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
             osp.basename(config))[0]
         torch.manual_seed(index)
         images = torch.randn(batch, 3, *shape, device=dev)
+        row_compile = model.cfg.get('compile') or compile
+        if isinstance(row_compile, ConfigDict):
+            row_compile = row_compile.to_dict()
         memory = {}
-        if memory_pass and dev.type == 'cpu':
+        if memory_pass and dev.type == 'cpu' and not row_compile:
             log(f'measuring the memory of {name} ...')
             memory = cpu_peak_memory(config, options, shape, batch, parts,
                                      passes, amp)
@@ -302,12 +320,16 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
             for pass_ in passes:
                 log(f'timing {name} / {part} / {pass_} ...')
                 step = make_step(model, scope, part, pass_, images, amp,
-                                 compile)
+                                 row_compile)
                 meter = PeakMemory(dev)
+                first_call_s = None
                 with meter if dev.type == 'cuda' else contextlib.nullcontext():
+                    if row_compile:
+                        torch._dynamo.reset()
+                        first_call_s = time_call(step, dev)
                     timed = measure(
                         step,
-                        max(warmup, 1) if compile else warmup,
+                        max(warmup - 1, 0) if row_compile else warmup,
                         repeat,
                         label=part,
                         sub_label=name,
@@ -323,7 +345,9 @@ def benchmark(rows: Sequence[Tuple[str, Optional[dict]]],
                         images_per_s=batch / timed.median,
                         peak_bytes=meter.value if dev.type == 'cuda' else
                         memory.get(f'{part}/{pass_}'),
-                        flops=flops if pass_ == 'fwd' else None))
+                        flops=flops if pass_ == 'fwd' else None,
+                        compiled=row_compile,
+                        first_call_s=first_call_s))
         del model
     peak_flops = None
     if roofline:
@@ -343,7 +367,8 @@ def format_table(report: Dict[str, object]) -> str:
     """The report as text: ``torch.utils.benchmark.Compare``'s table of the
     median times, then one row per config / part / pass with images per
     second, the ratio to the first config's images per second (same part
-    and pass), the peak memory and, for forward rows, the roofline."""
+    and pass), the peak memory, for forward rows the roofline and, when a
+    row was compiled, the seconds of its first call (which compiles)."""
     from torch.utils.benchmark import Compare
     results = report['results']
     compare = Compare([r['measurement'] for r in results])
@@ -356,6 +381,9 @@ def format_table(report: Dict[str, object]) -> str:
             f'{"ratio":>6} {"peak MiB":>9}')
     if peak:
         head += f' {"GFLOPs":>8} {"GFLOP/s":>8} {"of peak":>7}'
+    compiled = any(r.get('first_call_s') is not None for r in results)
+    if compiled:
+        head += f' {"1st call s":>10}'
     lines = [str(compare).rstrip(), '', head, '-' * len(head)]
     for r in results:
         ratio = r['images_per_s'] / first[(r['part'], r['pass_'])]
@@ -367,6 +395,10 @@ def format_table(report: Dict[str, object]) -> str:
             rate = r['flops'] * report['batch'] / r['median_s']
             line += (f' {r["flops"] * report["batch"] / 1e9:>8.1f} '
                      f'{rate / 1e9:>8.1f} {rate / peak:>7.0%}')
+        elif peak and compiled:
+            line += ' ' * 27
+        if r.get('first_call_s') is not None:
+            line += f' {r["first_call_s"]:>10.1f}'
         lines.append(line)
     h, w = report['shape']
     lines.append('')

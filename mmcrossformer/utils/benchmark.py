@@ -7,6 +7,7 @@ Shared by ``tools/analysis_tools/benchmark.py`` and
 ``get_max_cuda_memory``.
 """
 import contextlib
+import time
 from typing import Callable, Optional
 
 import torch
@@ -66,6 +67,19 @@ def measure(fn: Callable[[], object],
         return first
     rest = timer.blocked_autorange(min_run_time=(repeat - 1) * first.median)
     return Measurement.merge([first, rest])[0]
+
+
+def time_call(fn: Callable[[], object], device: torch.device) -> float:
+    """Wall-clock seconds of one call ``fn()``, the accelerator synchronised
+    before and after (e.g. the first call of a ``torch.compile``-d function,
+    which compiles)."""
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    start = time.perf_counter()
+    fn()
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+    return time.perf_counter() - start
 
 
 def matmul_peak(device: torch.device,
@@ -229,5 +243,5 @@ def require_cuda(device) -> None:
 
 __all__ = [
     'AMP_DTYPES', 'measure', 'matmul_peak', 'PeakMemory', 'amp_dtype',
-    'autocast', 'set_tf32', 'require_cuda'
+    'autocast', 'set_tf32', 'require_cuda', 'time_call'
 ]

@@ -46,11 +46,14 @@ from mmcrossformer.testing import CONFIGS, TINY_CROSSFORMER, TINY_CROSSVIT
 #: tie H to W); the third batch has the first one's padded size but other
 #: image sizes, the fourth a new padded size. At all of them every stage
 #: map of the tiny CrossFormer (group size 7, as the detection configs)
-#: takes the same L/SDA branch: grouped in stages 1 and 2, one group in
-#: stages 3 and 4.
-SIZES = [(128, 96), (112, 80), (160, 64), (144, 64), (128, 72), (120, 96),
-         (192, 96), (160, 80)]
-PADDED = [(96, 128), (64, 160), (96, 128), (96, 192)]
+#: takes the same L/SDA branch (grouped in stages 1 to 3, one group in
+#: stage 4: the shorter side is 128 to 224 pixels), and every map of the
+#: RetinaNet neck (strides 8 to 128) is at least 2 x 2: dynamo
+#: specialises a size of 1 (a 64-pixel side, P6 of 1 row) as a constant,
+#: and a graph made dynamic at such a size recompiles for a larger one.
+SIZES = [(192, 160), (176, 144), (224, 192), (208, 176), (192, 136),
+         (160, 160), (160, 224), (144, 208)]
+PADDED = [(160, 192), (192, 224), (160, 192), (224, 160)]
 
 
 @TRANSFORMS.register_module(name='MmcfTestResizeBySampleIndex',

@@ -75,6 +75,42 @@ def test_report_contents():
     assert 'GFLOP/s' in table and 'fwd+bwd' in table
 
 
+def test_compile_row_from_the_config():
+    """A row whose config sets ``compile`` (as mmengine's Runner reads it,
+    here ``--variant compile.backend=...``) is timed through
+    ``torch.compile`` with those arguments, its first call (which compiles)
+    timed alone; the eager row beside it is not compiled."""
+    graphs = []
+
+    def counting_backend(gm, example_inputs):
+        graphs.append(gm)
+        return torch._dynamo.lookup_backend('aot_eager')(gm, example_inputs)
+
+    name = 'mmcf_test_benchmark_counting'
+    if name not in torch._dynamo.list_backends(exclude_tags=()):
+        torch._dynamo.register_backend(counting_backend, name=name)
+    else:  # registered by an earlier run in this process: count anew
+        torch._dynamo.backends.registry._BACKENDS[name] = counting_backend
+    try:
+        report = tool.benchmark(
+            [(DEMO, None),
+             (DEMO, dict(compile=dict(backend=name)), 'compiled')],
+            shape=(64, 96), parts=('backbone', ), passes=('fwd+bwd', ),
+            warmup=1, repeat=2, roofline=False, memory_pass=False,
+            log=lambda msg: None)
+    finally:
+        torch._dynamo.reset()
+    eager, compiled = report['results']
+    assert eager['compiled'] is False and eager['first_call_s'] is None
+    assert compiled['compiled'] == dict(backend=name)
+    assert len(graphs) == 1  # the whole backbone, one graph, no recompile
+    assert compiled['first_call_s'] > compiled['median_s'] > 0
+    rows = tool.format_table(report).splitlines()
+    assert any('1st call s' in row for row in rows)
+    assert [r.split()[0] for r in rows if r.split()[-1:] == [
+        f'{compiled["first_call_s"]:.1f}']] == ['compiled']
+
+
 def test_peak_memory_sees_an_allocation():
     with helpers.PeakMemory(torch.device('cpu')) as peak:
         block = torch.ones(25_000_000)  # 100 MB

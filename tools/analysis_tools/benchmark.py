@@ -54,8 +54,12 @@ divided by the median time, and that rate as a fraction of the peak.
 CUDA; ``--amp-dtype`` picks one). ``--no-tf32`` turns TF32 off for CUDA
 matmuls and convolutions (PyTorch's default allows it in cuDNN
 convolutions); the footer says which was used. ``--compile`` times
-``torch.compile``-d parts (compiled in the untimed warm-up). ``--threads``
-sets ``torch.set_num_threads``.
+every row's parts ``torch.compile``-d; a row whose config sets ``compile``
+(mmengine's Runner option, True or a dict of ``torch.compile`` arguments)
+is compiled with it, so that ``--variant compile=True`` puts the compiled
+model beside the eager one (its ratio is the speed-up). A compiled row's
+first call compiles; it is timed alone (column ``1st call s``) and its CPU
+memory is not measured. ``--threads`` sets ``torch.set_num_threads``.
 
 Reference configs for comparisons are in ``configs/reference/`` (mmpretrain's
 Swin-T, mmdet's RetinaNet Swin-T and timm's CrossViT-15).
@@ -129,7 +133,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--compile',
         action='store_true',
-        help='time torch.compile-d parts (compiled during warm-up)')
+        help='time every row torch.compile-d (a row whose config sets '
+        'compile, e.g. --variant compile=True, is compiled anyway)')
     parser.add_argument('--threads', type=int, help='torch threads (CPU)')
     parser.add_argument(
         '--no-memory',
