@@ -377,7 +377,8 @@ def format_table(report: Dict[str, object]) -> str:
     for r in results:
         first.setdefault((r['part'], r['pass_']), r['images_per_s'])
     peak = report['peak_flops']
-    head = (f'{"config":<52} {"part":<8} {"pass":<7} {"img/s":>8} '
+    width = max([52] + [len(r['name']) for r in results])
+    head = (f'{"config":<{width}} {"part":<8} {"pass":<7} {"img/s":>8} '
             f'{"ratio":>6} {"peak MiB":>9}')
     if peak:
         head += f' {"GFLOPs":>8} {"GFLOP/s":>8} {"of peak":>7}'
@@ -389,7 +390,7 @@ def format_table(report: Dict[str, object]) -> str:
         ratio = r['images_per_s'] / first[(r['part'], r['pass_'])]
         mem = ('n/a' if r['peak_bytes'] is None else
                f'{r["peak_bytes"] / 2**20:.0f}')
-        line = (f'{r["name"][:52]:<52} {r["part"]:<8} {r["pass_"]:<7} '
+        line = (f'{r["name"]:<{width}} {r["part"]:<8} {r["pass_"]:<7} '
                 f'{r["images_per_s"]:>8.2f} {ratio:>6.2f} {mem:>9}')
         if peak and r['flops']:
             rate = r['flops'] * report['batch'] / r['median_s']
