@@ -396,10 +396,8 @@ def format_table(report: Dict[str, object]) -> str:
             rate = r['flops'] * report['batch'] / r['median_s']
             line += (f' {r["flops"] * report["batch"] / 1e9:>8.1f} '
                      f'{rate / 1e9:>8.1f} {rate / peak:>7.0%}')
-        elif peak and compiled:
-            line += ' ' * 27
-        if r.get('first_call_s') is not None:
-            line += f' {r["first_call_s"]:>10.1f}'
+        if r.get('first_call_s') is not None:  # the last column
+            line = f'{line:<{len(head) - 11}} {r["first_call_s"]:>10.1f}'
         lines.append(line)
     h, w = report['shape']
     lines.append('')

@@ -75,22 +75,26 @@ def test_report_contents():
     assert 'GFLOP/s' in table and 'fwd+bwd' in table
 
 
+GRAPHS = []  # the graphs the counting backend below received
+COUNTING_BACKEND = 'mmcf_test_benchmark_counting'
+
+
+def _counting_backend(gm, example_inputs):
+    GRAPHS.append(gm)
+    return torch._dynamo.lookup_backend('aot_eager')(gm, example_inputs)
+
+
+if COUNTING_BACKEND not in torch._dynamo.list_backends(exclude_tags=()):
+    torch._dynamo.register_backend(_counting_backend, name=COUNTING_BACKEND)
+
+
 def test_compile_row_from_the_config():
     """A row whose config sets ``compile`` (as mmengine's Runner reads it,
     here ``--variant compile.backend=...``) is timed through
     ``torch.compile`` with those arguments, its first call (which compiles)
     timed alone; the eager row beside it is not compiled."""
-    graphs = []
-
-    def counting_backend(gm, example_inputs):
-        graphs.append(gm)
-        return torch._dynamo.lookup_backend('aot_eager')(gm, example_inputs)
-
-    name = 'mmcf_test_benchmark_counting'
-    if name not in torch._dynamo.list_backends(exclude_tags=()):
-        torch._dynamo.register_backend(counting_backend, name=name)
-    else:  # registered by an earlier run in this process: count anew
-        torch._dynamo.backends.registry._BACKENDS[name] = counting_backend
+    name = COUNTING_BACKEND
+    GRAPHS.clear()
     try:
         report = tool.benchmark(
             [(DEMO, None),
@@ -103,7 +107,7 @@ def test_compile_row_from_the_config():
     eager, compiled = report['results']
     assert eager['compiled'] is False and eager['first_call_s'] is None
     assert compiled['compiled'] == dict(backend=name)
-    assert len(graphs) == 1  # the whole backbone, one graph, no recompile
+    assert len(GRAPHS) == 1  # the whole backbone, one graph, no recompile
     assert compiled['first_call_s'] > compiled['median_s'] > 0
     rows = tool.format_table(report).splitlines()
     assert any('1st call s' in row for row in rows)

@@ -232,6 +232,8 @@ class CrossViTDenseMixin:
         """
         batch, _, height, width = x.shape
         tokens, grids, masks = [], [], []
+        if valid_sizes is not None and not torch.is_tensor(valid_sizes):
+            valid_sizes = torch.tensor(valid_sizes, device=x.device)
         for b, embed in enumerate(self.patch_embeds):
             s, p = self.dense_strides[b], self.patch_sizes[b]
             grid = (math.ceil(height / s), math.ceil(width / s))
@@ -258,16 +260,11 @@ class CrossViTDenseMixin:
                 continue
             rows = torch.arange(grid[0], device=x.device)
             cols = torch.arange(grid[1], device=x.device)
-            if torch.is_tensor(valid_sizes):  # (B, 2), while compiling
-                tokens_h = (valid_sizes[:, 0] + s - 1) // s
-                tokens_w = (valid_sizes[:, 1] + s - 1) // s
-                valid = ((rows[None, :, None] < tokens_h[:, None, None]) &
-                         (cols[None, None, :] < tokens_w[:, None, None]))
-            else:
-                valid = torch.stack([
-                    (rows[:, None] < math.ceil(h / s)) &
-                    (cols[None, :] < math.ceil(w / s))
-                    for h, w in valid_sizes
-                ])
+            # (B, 2) (h, w) rows; a token is valid where its patch starts
+            # inside the image: index < ceil(size / s)
+            tokens_h = (valid_sizes[:, 0] + s - 1) // s
+            tokens_w = (valid_sizes[:, 1] + s - 1) // s
+            valid = ((rows[None, :, None] < tokens_h[:, None, None]) &
+                     (cols[None, None, :] < tokens_w[:, None, None]))
             masks.append(valid.flatten(1))
         return tokens, grids, masks
